@@ -1,0 +1,65 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using Sd3Tex.Checkpoints;
+
+namespace Sd3Tex.Cli;
+
+/// <summary><c>sd3tex</c>: the headless command-line tool. Exit codes: 0 success, 1 failure (bad input, I/O), 2 usage error.</summary>
+public static class Program
+{
+    static readonly Dictionary<string, (string summary, Func<string[], TextWriter, TextWriter, int> run)> Verbs = new()
+    {
+        ["inspect"] = ("print the family, components, configs and missing tensors of a checkpoint", InspectCommand.Run),
+    };
+
+    public static int Main(string[] args) => Run(args, Console.Out, Console.Error);
+
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
+    {
+        if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
+        {
+            PrintHelp(stdout);
+            return args.Length == 0 ? 2 : 0;
+        }
+        if (args[0] == "--version")
+        {
+            stdout.WriteLine(typeof(Program).Assembly.GetName().Version);
+            return 0;
+        }
+        if (!Verbs.TryGetValue(args[0], out var verb))
+        {
+            stderr.WriteLine($"sd3tex: unknown verb \"{args[0]}\"");
+            PrintHelp(stderr);
+            return 2;
+        }
+        try
+        {
+            return verb.run(args[1..], stdout, stderr);
+        }
+        catch (UsageException e)
+        {
+            stderr.WriteLine($"sd3tex {args[0]}: {e.Message}. Run `sd3tex {args[0]} --help`.");
+            return 2;
+        }
+        catch (CheckpointException e)
+        {
+            stderr.WriteLine($"sd3tex {args[0]}: {e.Message}");
+            return 1;
+        }
+        catch (Exception e) when (e is IOException || e is UnauthorizedAccessException)
+        {
+            stderr.WriteLine($"sd3tex {args[0]}: {e.Message}");
+            return 1;
+        }
+    }
+
+    static void PrintHelp(TextWriter w)
+    {
+        w.WriteLine("sd3tex: Stable Diffusion 3 / 3.5 texture generation (ILGPU, no Python)");
+        w.WriteLine();
+        w.WriteLine("usage: sd3tex <verb> [options]   (sd3tex <verb> --help for a verb's options)");
+        w.WriteLine();
+        foreach (var kv in Verbs) w.WriteLine($"  {kv.Key,-12} {kv.Value.summary}");
+    }
+}
