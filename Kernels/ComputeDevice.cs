@@ -1,0 +1,145 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using ILGPU;
+using ILGPU.Runtime;
+using ILGPU.Runtime.CPU;
+using ILGPU.Runtime.Cuda;
+using ILGPU.Runtime.OpenCL;
+
+namespace Sd3Tex.Kernels
+{
+    /// <summary>The kinds of accelerator the kernels run on.</summary>
+    public enum DeviceKind { Cpu, Cuda, OpenCL }
+
+    /// <summary>A device could not be used; the message says why and what to do.</summary>
+    public sealed class DeviceException : Exception
+    {
+        public DeviceException(string message, Exception inner = null) : base(message, inner) { }
+    }
+
+    /// <summary>
+    /// One ILGPU context and accelerator. The automatic choice is CUDA, then OpenCL, then ILGPU's CPU accelerator;
+    /// a device string overrides it: <c>auto</c>, <c>cuda</c>, <c>cuda:1</c>, <c>opencl</c>, <c>opencl:0</c>, <c>cpu</c>.
+    /// The CPU accelerator is created with a group size large enough for the kernels' tiles (ILGPU's default CPU
+    /// device allows only 16 threads per group).
+    /// </summary>
+    public sealed class ComputeDevice : IDisposable
+    {
+        /// <summary>Threads per simulated warp and warps per group of the CPU device: 4 × 16 = 64 threads per group.</summary>
+        public const int CpuWarpSize = 4, CpuWarpsPerGroup = 16;
+
+        public Context Context { get; }
+        public Accelerator Accelerator { get; }
+        public DeviceKind Kind { get; }
+        public string Name => Accelerator.Name;
+
+        ComputeDevice(Context context, Accelerator accelerator, DeviceKind kind)
+        {
+            Context = context; Accelerator = accelerator; Kind = kind;
+        }
+
+        /// <summary>A one-line description: kind, name, memory and group limits.</summary>
+        public string Describe() =>
+            $"{Kind} {Name} ({Accelerator.MemorySize / (1024.0 * 1024 * 1024):0.0} GiB, {Accelerator.MaxNumThreadsPerGroup} threads/group, warp {Accelerator.WarpSize})";
+
+        static Context CreateContext(bool cpu, bool cuda, bool opencl)
+        {
+            return Context.Create(b =>
+            {
+                if (cpu) b.CPU(new CPUDevice(CpuWarpSize, CpuWarpsPerGroup, Math.Max(1, Environment.ProcessorCount)));
+                if (cuda) b.Cuda();
+                if (opencl) b.OpenCL();
+                b.EnableAlgorithms();
+                b.Optimize(OptimizationLevel.O2);
+            });
+        }
+
+        /// <summary>The CPU accelerator (always available; slow, used by tests and as the last resort).</summary>
+        public static ComputeDevice CreateCpu()
+        {
+            var ctx = CreateContext(true, false, false);
+            try { return new ComputeDevice(ctx, ctx.GetCPUDevice(0).CreateCPUAccelerator(ctx, CPUAcceleratorMode.Parallel), DeviceKind.Cpu); }
+            catch { ctx.Dispose(); throw; }
+        }
+
+        /// <summary>Opens the device a string names (see the class summary). Throws <see cref="DeviceException"/>.</summary>
+        public static ComputeDevice Open(string spec = "auto")
+        {
+            spec = string.IsNullOrWhiteSpace(spec) ? "auto" : spec.Trim().ToLowerInvariant();
+            string kind = spec;
+            int index = -1;
+            int colon = spec.IndexOf(':');
+            if (colon > 0)
+            {
+                kind = spec.Substring(0, colon);
+                if (!int.TryParse(spec.Substring(colon + 1), out index) || index < 0)
+                    throw new DeviceException($"device \"{spec}\": the index after ':' must be a non-negative integer.");
+            }
+            switch (kind)
+            {
+                case "cpu": return CreateCpu();
+                case "cuda": return OpenGpu(DeviceKind.Cuda, Math.Max(0, index));
+                case "opencl": case "cl": return OpenGpu(DeviceKind.OpenCL, Math.Max(0, index));
+                case "auto":
+                    foreach (var k in new[] { DeviceKind.Cuda, DeviceKind.OpenCL })
+                    {
+                        try { return OpenGpu(k, 0); }
+                        catch (DeviceException) { }
+                    }
+                    return CreateCpu();
+                default:
+                    throw new DeviceException($"unknown device \"{spec}\". Use auto, cuda, cuda:N, opencl, opencl:N or cpu.");
+            }
+        }
+
+        static ComputeDevice OpenGpu(DeviceKind kind, int index)
+        {
+            Context ctx = null;
+            try
+            {
+                ctx = CreateContext(false, kind == DeviceKind.Cuda, kind == DeviceKind.OpenCL);
+                if (kind == DeviceKind.Cuda)
+                {
+                    var devices = ctx.GetCudaDevices();
+                    if (devices.Count == 0) throw new DeviceException("no CUDA device found (no NVIDIA GPU, or no NVIDIA driver installed).");
+                    if (index >= devices.Count) throw new DeviceException($"cuda:{index} does not exist; {devices.Count} CUDA device(s) found.");
+                    return new ComputeDevice(ctx, ctx.CreateCudaAccelerator(index), kind);
+                }
+                var cl = ctx.GetCLDevices();
+                if (cl.Count == 0)
+                    throw new DeviceException("no usable OpenCL device found. ILGPU's OpenCL backend needs OpenCL 2.0 or later with generic " +
+                                              "address space support (AMD and Intel GPUs); NVIDIA's OpenCL and PoCL's CPU device lack it. " +
+                                              "NVIDIA cards use CUDA.");
+                if (index >= cl.Count) throw new DeviceException($"opencl:{index} does not exist; {cl.Count} OpenCL device(s) found.");
+                return new ComputeDevice(ctx, ctx.CreateCLAccelerator(index), kind);
+            }
+            catch (DeviceException) { ctx?.Dispose(); throw; }
+            catch (Exception e)
+            {
+                ctx?.Dispose();
+                throw new DeviceException($"{kind} could not be initialised: {e.Message}", e);
+            }
+        }
+
+        /// <summary>Every device kind that can be opened on this machine (the CPU always).</summary>
+        public static IReadOnlyList<string> Available()
+        {
+            var r = new List<string> { "cpu" };
+            foreach (var k in new[] { DeviceKind.Cuda, DeviceKind.OpenCL })
+            {
+                try { using (OpenGpu(k, 0)) r.Add(k == DeviceKind.Cuda ? "cuda" : "opencl"); }
+                catch (DeviceException) { }
+            }
+            return r;
+        }
+
+        public void Dispose()
+        {
+            Accelerator.Dispose();
+            Context.Dispose();
+        }
+
+        public override string ToString() => Describe();
+    }
+}

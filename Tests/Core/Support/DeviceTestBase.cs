@@ -1,0 +1,38 @@
+using System.Collections;
+using System.Collections.Generic;
+using NUnit.Framework;
+using Sd3Tex.Kernels;
+
+namespace Sd3Tex.Tests
+{
+    /// <summary>
+    /// Base of every kernel test: a fixture written once runs on each accelerator present. The CPU accelerator always;
+    /// CUDA or OpenCL when this machine has one (or only those named in SD3TEX_TEST_DEVICES, e.g. "cpu,cuda").
+    /// Derive with <c>[TestFixtureSource(typeof(DeviceTestBase), nameof(Devices))]</c> and a constructor taking the name.
+    /// </summary>
+    public abstract class DeviceTestBase
+    {
+        static IReadOnlyList<string> _available;
+
+        public static IEnumerable Devices
+        {
+            get
+            {
+                string env = System.Environment.GetEnvironmentVariable("SD3TEX_TEST_DEVICES");
+                if (!string.IsNullOrEmpty(env)) return env.Split(',');
+                return _available ??= ComputeDevice.Available();
+            }
+        }
+
+        protected readonly string DeviceName;
+        protected ComputeDevice Device { get; private set; }
+
+        protected DeviceTestBase(string device) { DeviceName = device; }
+
+        [OneTimeSetUp]
+        public void OpenDevice() => Device = ComputeDevice.Open(DeviceName);
+
+        [OneTimeTearDown]
+        public void CloseDevice() { Device?.Dispose(); Device = null; }
+    }
+}
