@@ -22,7 +22,9 @@ namespace Sd3Tex.Models
         public string Activation { get; set; }
         public bool RequiresProjection { get; set; }
 
-        public static ClipConfig Infer(IReadOnlyDictionary<string, Weight> w, Component role)
+        public static ClipConfig Infer(IReadOnlyDictionary<string, Weight> weights, Component role) => Infer(Shapes.Of(weights), role);
+
+        public static ClipConfig Infer(IReadOnlyDictionary<string, long[]> w, Component role)
         {
             string c = role == Component.ClipG ? "CLIP-G" : "CLIP-L";
             var cfg = new ClipConfig
@@ -91,7 +93,9 @@ namespace Sd3Tex.Models
         /// <summary>Which embedding key is present: "shared.weight" and/or "encoder.embed_tokens.weight".</summary>
         public string EmbeddingKey { get; set; } = "shared.weight";
 
-        public static T5Config Infer(IReadOnlyDictionary<string, Weight> w)
+        public static T5Config Infer(IReadOnlyDictionary<string, Weight> weights) => Infer(Shapes.Of(weights));
+
+        public static T5Config Infer(IReadOnlyDictionary<string, long[]> w)
         {
             const string c = "T5-XXL";
             var cfg = new T5Config();
@@ -138,8 +142,9 @@ namespace Sd3Tex.Models
             yield return new TensorSpec("encoder.final_layer_norm.weight", S(d));
         }
 
-        public SchemaCheck Check(IReadOnlyDictionary<string, Weight> w)
+        public SchemaCheck Check(IReadOnlyDictionary<string, Weight> weights)
         {
+            var w = Shapes.Of(weights);
             var r = SchemaCheck.Compare(w, Tensors());
             if (!w.ContainsKey("shared.weight") && !w.ContainsKey("encoder.embed_tokens.weight")) r.Missing.Insert(0, "shared.weight");
             return r;
@@ -162,7 +167,9 @@ namespace Sd3Tex.Models
         /// <summary>Pixels per latent cell: 2^(levels-1) = 8.</summary>
         public int Scale => 1 << (Levels - 1);
 
-        public static VaeConfig Infer(IReadOnlyDictionary<string, Weight> w)
+        public static VaeConfig Infer(IReadOnlyDictionary<string, Weight> weights) => Infer(Shapes.Of(weights));
+
+        public static VaeConfig Infer(IReadOnlyDictionary<string, long[]> w)
         {
             const string c = "VAE";
             var cfg = new VaeConfig

@@ -88,7 +88,10 @@ namespace Sd3Tex.Models
         }
 
         /// <summary>Infers the config from the MMDiT's weights (names without <c>model.diffusion_model.</c>).</summary>
-        public static MmditConfig Infer(IReadOnlyDictionary<string, Weight> w)
+        public static MmditConfig Infer(IReadOnlyDictionary<string, Weight> weights) => Infer(Shapes.Of(weights));
+
+        /// <summary>The same from names and shapes alone.</summary>
+        public static MmditConfig Infer(IReadOnlyDictionary<string, long[]> w)
         {
             const string c = "MMDiT";
             var cfg = new MmditConfig();

@@ -31,6 +31,10 @@ namespace Sd3Tex.Models
         /// <summary>Compares weights (names inside the component) with the specs of the inferred config.
         /// <paramref name="optionalPrefixes"/> are name prefixes whose tensors are accepted without a spec.</summary>
         public static SchemaCheck Compare(IReadOnlyDictionary<string, Weight> weights, IEnumerable<TensorSpec> specs, params string[] optionalPrefixes)
+            => Compare(Shapes.Of(weights), specs, optionalPrefixes);
+
+        /// <summary>The same on names and shapes alone.</summary>
+        public static SchemaCheck Compare(IReadOnlyDictionary<string, long[]> weights, IEnumerable<TensorSpec> specs, params string[] optionalPrefixes)
         {
             var r = new SchemaCheck();
             var known = new HashSet<string>(StringComparer.Ordinal);
@@ -42,8 +46,8 @@ namespace Sd3Tex.Models
                     if (!s.Optional) r.Missing.Add(s.Name);
                     continue;
                 }
-                if (!w.Shape.SequenceEqual(s.Shape))
-                    r.WrongShape.Add($"{s.Name}: has [{string.Join(", ", w.Shape)}], expected [{string.Join(", ", s.Shape)}]");
+                if (!w.SequenceEqual(s.Shape))
+                    r.WrongShape.Add($"{s.Name}: has [{string.Join(", ", w)}], expected [{string.Join(", ", s.Shape)}]");
             }
             foreach (var name in weights.Keys)
                 if (!known.Contains(name) && !optionalPrefixes.Any(p => name.StartsWith(p, StringComparison.Ordinal)))
@@ -59,10 +63,18 @@ namespace Sd3Tex.Models
         public static long[] S(params long[] d) => d;
 
         /// <summary>The shape of a weight, or null when absent.</summary>
-        public static long[] Of(IReadOnlyDictionary<string, Weight> w, string name) => w.TryGetValue(name, out var t) ? t.Shape : null;
+        public static long[] Of(IReadOnlyDictionary<string, long[]> w, string name) => w.TryGetValue(name, out var t) ? t : null;
+
+        /// <summary>Names and shapes of weights: all that config inference needs.</summary>
+        public static IReadOnlyDictionary<string, long[]> Of(IReadOnlyDictionary<string, Weight> w)
+        {
+            var r = new Dictionary<string, long[]>(StringComparer.Ordinal);
+            foreach (var kv in w) r[kv.Key] = kv.Value.Shape;
+            return r;
+        }
 
         /// <summary>Dimension <paramref name="dim"/> of a required weight; a clear error when it is absent or of another rank.</summary>
-        public static int Dim(IReadOnlyDictionary<string, Weight> w, string component, string name, int dim, int rank)
+        public static int Dim(IReadOnlyDictionary<string, long[]> w, string component, string name, int dim, int rank)
         {
             var s = Of(w, name);
             if (s == null)
