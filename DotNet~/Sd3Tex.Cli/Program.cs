@@ -11,6 +11,8 @@ public static class Program
     static readonly Dictionary<string, (string summary, Func<string[], TextWriter, TextWriter, int> run)> Verbs = new()
     {
         ["inspect"] = ("print the family, components, configs and missing tensors of a checkpoint", InspectCommand.Run),
+        ["mmdit"] = ("evaluate the transformer once on given inputs (for checking against other implementations)", MmditCommand.Run),
+        ["sample"] = ("run CFG sampling (euler, dpmpp_2m) through the transformer from given noise and conditioning", SampleCommand.Run),
     };
 
     public static int Main(string[] args) => Run(args, Console.Out, Console.Error);
@@ -43,6 +45,11 @@ public static class Program
             return 2;
         }
         catch (CheckpointException e)
+        {
+            stderr.WriteLine($"sd3tex {args[0]}: {e.Message}");
+            return 1;
+        }
+        catch (Sd3Tex.Kernels.DeviceException e)
         {
             stderr.WriteLine($"sd3tex {args[0]}: {e.Message}");
             return 1;

@@ -11,7 +11,7 @@ namespace Sd3Tex.Reference
     /// Module names mirror the checkpoint keys. It is slow and exists to be obviously right: the ILGPU model is
     /// tested against it, and it against the golden fixtures.
     /// </summary>
-    public sealed class ReferenceMmdit
+    public sealed class ReferenceMmdit : IMmditModel
     {
         const float Eps = 1e-6f;
         readonly MmditConfig _cfg;
@@ -23,6 +23,8 @@ namespace Sd3Tex.Reference
         public bool Capture { get; set; }
 
         public MmditConfig Config => _cfg;
+
+        public void Dispose() => _cache.Clear();
 
         /// <param name="weights">The MMDiT's weights, names without <c>model.diffusion_model.</c>.</param>
         public ReferenceMmdit(IReadOnlyDictionary<string, Weight> weights)

@@ -1,0 +1,16 @@
+using System;
+
+namespace Sd3Tex.Models
+{
+    /// <summary>An MMDiT forward pass: the plain C# reference or an accelerated implementation.</summary>
+    public interface IMmditModel : IDisposable
+    {
+        MmditConfig Config { get; }
+
+        /// <summary>
+        /// The velocity prediction. x [B, C, H, W] latent, timestep [B] (= sigma·1000), y [B, pooled],
+        /// context [B, Tc, ctx]. Returns [B, C_out, H, W].
+        /// </summary>
+        float[] Forward(float[] x, int batch, int height, int width, float[] timestep, float[] y, float[] context, int contextTokens);
+    }
+}
