@@ -153,7 +153,8 @@ namespace Sd3Tex.Checkpoints
                 key.StartsWith(VaePrefix, StringComparison.Ordinal)) return KeyKind.Internal;
             int dot = key.IndexOf('.');
             string root = dot < 0 ? key : key.Substring(0, dot);
-            if (root == "transformer_blocks" || root == "time_text_embed") return KeyKind.DiffusersTransformer;
+            if (root == "transformer_blocks" || root == "time_text_embed" || root == "norm_out" || root == "proj_out")
+                return KeyKind.DiffusersTransformer;
             if (MmditRoots.Contains(root)) return KeyKind.Mmdit;
             if (root == "text_model" || key == "text_projection.weight" || key == "logit_scale") return KeyKind.Clip;
             if (key == "shared.weight" || key.StartsWith("encoder.block.", StringComparison.Ordinal) ||
@@ -292,8 +293,11 @@ namespace Sd3Tex.Checkpoints
                 foreach (var f in files) OpenFile(f, null, pendingClips);
                 return;
             }
-            try { JsonValue.Parse(File.ReadAllText(index)); }
+            JsonValue modelIndex;
+            try { modelIndex = JsonValue.Parse(File.ReadAllText(index)); }
             catch (JsonException e) { throw new CheckpointException(index, "malformed JSON: " + e.Message, e); }
+            if (modelIndex.Kind != JsonKind.Object)
+                throw new CheckpointException(index, "is not a JSON object. The diffusers folder is damaged: download model_index.json again.");
             _layouts.Add("diffusers");
 
             var parts = new (string sub, Component c)[]
