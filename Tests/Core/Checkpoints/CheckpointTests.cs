@@ -137,6 +137,20 @@ namespace Sd3Tex.Tests.Checkpoints
         }
 
         [Test]
+        public void ADiffusersFolderGivesTheSameConfigAndData()
+        {
+            using var original = Checkpoint.Open(FixtureModels);
+            string folder = Path.Combine(_dir, "sd3-tiny-diffusers");
+            CheckpointWriter.Write(original.Weights.Values.Select(TensorSource.From), CheckpointLayout.Diffusers, folder);
+            Assert.That(File.Exists(Path.Combine(folder, "model_index.json")), Is.True);
+            using var ck = Checkpoint.Open(folder);
+            var report = CheckpointReport.Build(ck).ToJson();
+            AssertFixtureConfigs(report);
+            Assert.That(report["layouts"].Items.Select(i => i.AsString), Is.EqualTo(new[] { "diffusers" }));
+            AssertSameWeights(original, ck);
+        }
+
+        [Test]
         public void BareDiffusionModelKeysAndNamedClipRoles()
         {
             using var original = Checkpoint.Open(FixtureModels);
