@@ -34,6 +34,7 @@ namespace Sd3Tex.Models
         readonly Dictionary<string, DType> _linearTypes = new Dictionary<string, DType>(StringComparer.Ordinal);
         readonly MemoryBuffer1D<float, Stride1D.Dense> _ones;
         Workspace _ws;
+        SinCosGrid? _tableGrid; // the spacing of pos_embed when it is a standard sin-cos table (then larger grids can be generated)
 
         public MmditConfig Config { get; }
         public ComputeDevice Device => _device;
@@ -95,6 +96,7 @@ namespace Sd3Tex.Models
                 return;
             }
             var values = w.ReadFloats();
+            if (name == "pos_embed" && PositionGrid.TryDetectSinCos(values, Config.PosEmbedMaxSize, Config.HiddenSize, out var grid)) _tableGrid = grid;
             _f32[name] = acc.Allocate1D(values);
             if (linear) _linearTypes[name] = DType.F32;
             WeightBytes += values.LongLength * 4;
@@ -177,7 +179,10 @@ namespace Sd3Tex.Models
             if (timestep.Length != batch) throw new ArgumentException($"timestep holds {timestep.Length} values, not {batch}");
             if (y.Length != batch * cfg.PooledDim) throw new ArgumentException($"y holds {y.Length} values, not {batch}×{cfg.PooledDim}");
             if (context.Length != (long)batch * tc * cfg.ContextDim) throw new ArgumentException($"context holds {context.Length} values, not {batch}×{tc}×{cfg.ContextDim}");
-            PositionGrid.PlanCrop(gh, gw, cfg.PosEmbedMaxSize, false, AllowLargeGrid);
+            // grids beyond the table are generated with the table's own sin-cos spacing when it has one; grids beyond
+            // 192 × 192 patches need AllowLargeGrid (the models were not trained on them)
+            PositionGrid.PlanCrop(gh, gw, cfg.PosEmbedMaxSize, _tableGrid.HasValue, AllowLargeGrid);
+            bool inTable = gh <= cfg.PosEmbedMaxSize && gw <= cfg.PosEmbedMaxSize;
 
             if (_ws == null || !_ws.Fits(batch, latent, tx, tc))
             {
@@ -194,13 +199,13 @@ namespace Sd3Tex.Models
 
             // x_embedder (conv p×p stride p) + centre-cropped pos_embed → tokens [B, Tx, hid]
             _shape.Patchify(ws.Latent.View, F("x_embedder.proj.weight"), F("x_embedder.proj.bias"), ws.X.View, batch, c, height, width, hid, p);
-            if (Capture)
+            if (Capture && inTable)
             {
                 using var posOnly = _device.Accelerator.Allocate1D<float>((long)tx * hid);
                 _pos.CopyCropped(F("pos_embed"), posOnly.View, gh, gw, hid, cfg.PosEmbedMaxSize, AllowLargeGrid);
                 Keep("pos_embed_cropped", posOnly.View, (long)tx * hid);
             }
-            _pos.AddCropped(ws.X.View, F("pos_embed"), batch, gh, gw, hid, cfg.PosEmbedMaxSize, AllowLargeGrid);
+            _pos.AddPositionEmbedding(ws.X.View, F("pos_embed"), batch, gh, gw, hid, cfg.PosEmbedMaxSize, _tableGrid, AllowLargeGrid);
             Keep("x_embedded", ws.X.View, (long)batch * tx * hid);
 
             // c = t_embedder(timestep_embedding(t)) + y_embedder(y); the add is fused into the last GEMM (gate = 1)

@@ -110,9 +110,19 @@ namespace Sd3Tex.Tests.Models
             using var model = new DeviceMmdit(ck.ComponentWeights(Component.Mmdit), Device);
             var e = Assert.Throws<ArgumentException>(() => model.Forward(new float[16 * 7 * 12], 1, 7, 12, new[] { 1f }, new float[64], new float[7 * 96], 7));
             Assert.That(e.Message, Does.Contain("multiple of the patch size"));
-            // a 36 × 36 latent is an 18 × 18 patch grid: larger than the fixture's 16 × 16 position table
-            var big = Assert.Throws<PatchGridException>(() => model.Forward(new float[16 * 36 * 36], 1, 36, 36, new[] { 1f }, new float[64], new float[7 * 96], 7));
-            Assert.That(big.Message, Does.Contain("16"));
+            // a 34 × 4 latent is a 17 × 2 patch grid: taller than the fixture's 16 × 16 position table, whose values
+            // are a standard sin-cos table, so the positions beyond it are generated
+            var big = model.Forward(new float[16 * 34 * 4], 1, 34, 4, new[] { 1f }, new float[64], new float[7 * 96], 7);
+            Assert.That(big.All(v => !float.IsNaN(v) && !float.IsInfinity(v)), Is.True);
+            // beyond 192 × 192 patches needs the explicit opt-in (checked before any work)
+            var huge = Assert.Throws<PatchGridException>(() => model.Forward(new float[16 * 386 * 2], 1, 386, 2, new[] { 1f }, new float[64], new float[7 * 96], 7));
+            Assert.That(huge.Message, Does.Contain("192"));
+            // a table that is not sin-cos cannot be extended: a clear error
+            var cfg = new MmditConfig { Depth = 1, HiddenSize = 64, PatchSize = 2, InChannels = 16, OutChannels = 16, PosEmbedMaxSize = 4, PooledDim = 8, ContextDim = 8, MlpHidden = 128 };
+            using var random = RandomModel(cfg, DType.F32, 5);
+            using var small = new DeviceMmdit(random.ComponentWeights(Component.Mmdit), Device);
+            var beyond = Assert.Throws<PatchGridException>(() => small.Forward(new float[16 * 10 * 10], 1, 10, 10, new[] { 1f }, new float[8], new float[8], 1));
+            Assert.That(beyond.Message, Does.Contain("4"));
         }
     }
 }
