@@ -24,13 +24,16 @@ namespace Sd3Tex.Tests
             }
         }
 
+        /// <summary>A CPU device with 256 threads per group, for tests of GPU-sized tiles.</summary>
+        public const string WideCpu = "cpu-256";
+
         protected readonly string DeviceName;
         protected ComputeDevice Device { get; private set; }
 
         protected DeviceTestBase(string device) { DeviceName = device; }
 
         [OneTimeSetUp]
-        public void OpenDevice() => Device = ComputeDevice.Open(DeviceName);
+        public void OpenDevice() => Device = DeviceName == WideCpu ? ComputeDevice.CreateCpu(256) : ComputeDevice.Open(DeviceName);
 
         [OneTimeTearDown]
         public void CloseDevice() { Device?.Dispose(); Device = null; }
