@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Runtime.CompilerServices;
 using ILGPU;
 using ILGPU.Runtime;
@@ -273,6 +274,19 @@ namespace Sd3Tex.Kernels
                 default: kr = acc.LoadStreamKernel<ArrayView<float>, ArrayView<ushort>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmParams>(GemmKernel<GemmTile64, ushort, BF16Decoder>); break;
             }
             return _bf16[ti] = kr;
+        }
+
+        /// <summary>The instantiations of <see cref="GemmKernel{TTile, TW, TDec}"/> the launcher uses: every tile × weight type
+        /// (listed for <see cref="KernelCatalog"/>, which compiles them for PTX and OpenCL).</summary>
+        public static IEnumerable<System.Reflection.MethodInfo> KernelSpecializations()
+        {
+            var def = typeof(Gemm).GetMethod(nameof(GemmKernel));
+            foreach (var tile in new[] { typeof(GemmTile16), typeof(GemmTile32), typeof(GemmTile64) })
+            {
+                yield return def.MakeGenericMethod(tile, typeof(float), typeof(F32Decoder));
+                yield return def.MakeGenericMethod(tile, typeof(ushort), typeof(F16Decoder));
+                yield return def.MakeGenericMethod(tile, typeof(ushort), typeof(BF16Decoder));
+            }
         }
 
         /// <summary>

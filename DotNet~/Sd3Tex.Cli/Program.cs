@@ -13,6 +13,7 @@ public static class Program
         ["inspect"] = ("print the family, components, configs and missing tensors of a checkpoint", InspectCommand.Run),
         ["mmdit"] = ("evaluate the transformer once on given inputs (for checking against other implementations)", MmditCommand.Run),
         ["sample"] = ("run CFG sampling (euler, dpmpp_2m) through the transformer from given noise and conditioning", SampleCommand.Run),
+        ["compile-kernels"] = ("compile every kernel for CUDA (PTX) and OpenCL without a GPU, and report registers and sizes", CompileKernelsCommand.Run),
     };
 
     public static int Main(string[] args) => Run(args, Console.Out, Console.Error);
