@@ -13,6 +13,7 @@ public static class Program
         ["inspect"] = ("print the family, components, configs and missing tensors of a checkpoint", InspectCommand.Run),
         ["mmdit"] = ("evaluate the transformer once on given inputs (for checking against other implementations)", MmditCommand.Run),
         ["sample"] = ("run CFG sampling (euler, dpmpp_2m) through the transformer from given noise and conditioning", SampleCommand.Run),
+        ["tokenize"] = ("print the CLIP-L, CLIP-G and T5-XXL token ids of a prompt, as SD3 tokenizes it", TokenizeCommand.Run),
         ["compile-kernels"] = ("compile every kernel for CUDA (PTX) and OpenCL without a GPU, and report registers and sizes", CompileKernelsCommand.Run),
     };
 
