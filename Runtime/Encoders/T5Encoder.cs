@@ -55,7 +55,7 @@ namespace Sd3Tex.Encoders
         /// <param name="device">The device; disposed with the encoder when <paramref name="ownsDevice"/>.</param>
         /// <param name="streamWeights">Upload one block at a time (true), everything once (false), or decide from the
         /// device's memory (null, see <see cref="ShouldStream"/>).</param>
-        public T5Encoder(IReadOnlyDictionary<string, Weight> weights, ComputeDevice device, bool? streamWeights = false, bool ownsDevice = false)
+        public T5Encoder(IReadOnlyDictionary<string, Weight> weights, ComputeDevice device, bool? streamWeights = null, bool ownsDevice = false)
         {
             Config = TextEncoderSetup.T5(weights);
             _device = device ?? throw new ArgumentNullException(nameof(device));
