@@ -80,9 +80,9 @@ namespace Sd3Tex.Reference
             return RmsNorm(x, rows, d, Eps, W("encoder.final_layer_norm.weight"));
         }
 
-        /// <summary>Keep the blocks' weights as floats between calls (default); off, each block's weights are read per
-        /// call and dropped after it (for large models).</summary>
-        public bool CacheWeights { get; set; } = true;
+        /// <summary>Keep the blocks' weights as floats between calls. Off by default: each block's weights are read when
+        /// it runs and dropped after it, so a real T5-XXL (19 GB as floats) never sits in memory whole.</summary>
+        public bool CacheWeights { get; set; }
 
         public void Dispose() => _cache.Clear();
     }
