@@ -11,6 +11,7 @@ public static class Program
     static readonly Dictionary<string, (string summary, Func<string[], TextWriter, TextWriter, int> run)> Verbs = new()
     {
         ["inspect"] = ("print the family, components, configs and missing tensors of a checkpoint", InspectCommand.Run),
+        ["encode"] = ("run the text encoders (CLIP-L, CLIP-G, T5-XXL) on token ids and write their outputs and SD3's conditioning", EncodeCommand.Run),
         ["mmdit"] = ("evaluate the transformer once on given inputs (for checking against other implementations)", MmditCommand.Run),
         ["sample"] = ("run CFG sampling (euler, dpmpp_2m) through the transformer from given noise and conditioning", SampleCommand.Run),
         ["tokenize"] = ("print the CLIP-L, CLIP-G and T5-XXL token ids of a prompt, as SD3 tokenizes it", TokenizeCommand.Run),
