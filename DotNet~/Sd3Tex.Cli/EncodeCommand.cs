@@ -14,9 +14,19 @@ namespace Sd3Tex.Cli;
 public static class EncodeCommand
 {
     static readonly string Help = $"""
-        usage: sd3tex encode --weights <paths...> --ids <ids.safetensors> --output <out.safetensors>
+        usage: sd3tex encode --weights <paths...> --prompt "..." [--negative "..."] [--no-t5] [--tokenizers <dir>]
+                             --output <cond.safetensors> [--clip-heads L,G] [--stream-t5 auto|on|off] [--device D]
+               sd3tex encode --weights <paths...> --ids <ids.safetensors> --output <out.safetensors>
                              [--clip-heads L,G] [--stream-t5 auto|on|off] [--device D]
 
+        With --prompt: tokenizes the prompt and the negative prompt (default "") as SD3 does and writes SD3's
+        conditioning: cond_context [1, 154, 4096], cond_pooled [1, 2048], uncond_context, uncond_pooled (F32), and
+        the token ids tokens_clip_l, tokens_clip_g, tokens_t5, neg_tokens_clip_l, neg_tokens_clip_g, neg_tokens_t5
+        (I64). --no-t5 leaves T5 out: its 77 context rows are zeros. --tokenizers names a folder holding
+        clip/vocab.json, clip/merges.txt and t5/tokenizer.json (or t5/spiece.model); a diffusers folder among
+        --weights provides its own tokenizers.
+
+        With --ids:
         Runs each text encoder of --weights on the token ids of --ids and writes their outputs (F32).
         Ids are integer tensors (I64 as tokenizers write them):
           clip_l_ids [B, 77], clip_g_ids [B, 77], t5_ids [B, T]
@@ -45,12 +55,21 @@ public static class EncodeCommand
         var args = new Args(argv, new HashSet<string> { "help" });
         if (args.Flag("help")) { stdout.WriteLine(Help); return 0; }
         var weights = args.Many("weights");
-        string idsPath = args.Required("ids"), output = args.Required("output"), device = args.One("device", "auto");
+        string prompt = args.One("prompt");
+        string idsPath = prompt == null ? args.Required("ids") : args.One("ids"), output = args.Required("output"), device = args.One("device", "auto");
         var (lHeads, gHeads) = ParseHeads(args.One("clip-heads"));
         bool? stream = ParseStream(args.One("stream-t5", "auto"));
+        string negative = args.One("negative", ""), tokenizers = args.One("tokenizers");
+        bool noT5 = args.Flag("no-t5");
         args.RejectUnknown();
         if (weights.Count == 0) throw new UsageException("--weights needs at least one path");
         if (args.Positional.Count > 0) throw new UsageException($"unexpected argument \"{args.Positional[0]}\"");
+        if (prompt != null)
+        {
+            if (idsPath != null) throw new UsageException("give either --prompt or --ids, not both");
+            return RunPrompt(weights, prompt, negative, noT5, tokenizers, output, device, lHeads, gHeads, stream, stdout, stderr);
+        }
+        if (noT5 || tokenizers != null) throw new UsageException("--no-t5 and --tokenizers go with --prompt");
 
         using var ck = Checkpoint.Open(weights);
         var ids = ReadIds(idsPath);
@@ -61,6 +80,66 @@ public static class EncodeCommand
         stdout.WriteLine(output);
         return 0;
     }
+
+    /// <summary>The tokenizers named by --tokenizers, else those of a diffusers folder among the weights.</summary>
+    public static Sd3Tex.Text.Sd3Tokenizer LoadTokenizers(string tokenizers, IEnumerable<string> weights)
+    {
+        if (tokenizers != null) return Sd3Tex.Text.Sd3Tokenizer.Load(tokenizers);
+        foreach (var w in weights)
+        {
+            string path = w.Contains('=') && !File.Exists(w) && !Directory.Exists(w) ? w[(w.IndexOf('=') + 1)..] : w;
+            if (Directory.Exists(path) && File.Exists(Path.Combine(path, "model_index.json"))) return Sd3Tex.Text.Sd3Tokenizer.Load(path);
+        }
+        throw new UsageException("--tokenizers is needed: a folder with clip/vocab.json, clip/merges.txt and t5/tokenizer.json, " +
+                                 "or a diffusers model folder (tokenizer/, tokenizer_2/, tokenizer_3/)");
+    }
+
+    static int RunPrompt(List<string> weights, string prompt, string negative, bool noT5, string tokenizers, string output, string device,
+                         int? lHeads, int? gHeads, bool? stream, TextWriter stdout, TextWriter stderr)
+    {
+        var tok = LoadTokenizers(tokenizers, weights);
+        var cond = tok.Tokenize(prompt);
+        var uncond = tok.Tokenize(negative);
+        foreach (var warning in cond.Warnings.Concat(uncond.Warnings)) stderr.WriteLine("warning: " + warning);
+        using var ck = Checkpoint.Open(weights);
+        var mmdit = ck.Has(Component.Mmdit) ? Sd3Tex.Models.MmditConfig.Infer(ck.ComponentWeights(Component.Mmdit)) : null;
+        var options = new TextEncoderOptions { ClipLHeads = lHeads, ClipGHeads = gHeads, NoT5 = noT5, StreamT5 = stream,
+                                               ContextDimWithoutT5 = mmdit?.ContextDim ?? 4096 };
+        ComputeDevice dev = null;
+        if (!string.Equals(device, "reference", StringComparison.OrdinalIgnoreCase))
+        {
+            dev = ComputeDevice.Open(device);
+            stderr.WriteLine("device: " + dev.Describe());
+        }
+        else stderr.WriteLine("device: plain C# reference");
+        try
+        {
+            using var enc = Sd3TextEncoder.Open(ck, dev, options);
+            var sw = Stopwatch.StartNew();
+            // cond and uncond are encoded one by one: T5 has no padding mask, so padding the shorter T5 sequence
+            // to batch them would change its output
+            var c = enc.Encode(Ints(cond.ClipL), Ints(cond.ClipG), enc.T5 != null ? Ints(cond.T5) : null, 1, cond.T5.Length);
+            var u = enc.Encode(Ints(uncond.ClipL), Ints(uncond.ClipG), enc.T5 != null ? Ints(uncond.T5) : null, 1, uncond.T5.Length);
+            stderr.WriteLine($"encoded in {sw.Elapsed.TotalMilliseconds:0} ms{(enc.T5 == null ? " (without T5)" : "")}");
+            var w = new SafetensorsWriter().SetMetadata("format", "pt").SetMetadata("producer", "sd3tex");
+            w.AddFloats("cond_context", DType.F32, new long[] { 1, c.ContextTokens, c.ContextDim }, c.Context);
+            w.AddFloats("cond_pooled", DType.F32, new long[] { 1, c.PooledDim }, c.Pooled);
+            w.AddFloats("uncond_context", DType.F32, new long[] { 1, u.ContextTokens, u.ContextDim }, u.Context);
+            w.AddFloats("uncond_pooled", DType.F32, new long[] { 1, u.PooledDim }, u.Pooled);
+            foreach (var (prefix, t) in new[] { ("", cond), ("neg_", uncond) })
+            {
+                w.AddInt64(prefix + "tokens_clip_l", new long[] { 1, t.ClipL.Length }, t.ClipL);
+                w.AddInt64(prefix + "tokens_clip_g", new long[] { 1, t.ClipG.Length }, t.ClipG);
+                w.AddInt64(prefix + "tokens_t5", new long[] { 1, t.T5.Length }, t.T5);
+            }
+            w.Write(output);
+            stdout.WriteLine(output);
+            return 0;
+        }
+        finally { dev?.Dispose(); }
+    }
+
+    static int[] Ints(long[] ids) => TextEncoderSetup.ToInt32(ids, "token ids");
 
     /// <summary>"L,G" → the two head counts (null, null when not given).</summary>
     public static (int? L, int? G) ParseHeads(string s)

@@ -1,9 +1,9 @@
 using NUnit.Framework;
 using Sd3Tex.Models;
-using Sd3Tex.Pipeline;
+using Sd3Tex.Generation;
 using Sd3Tex.Sampling;
 
-namespace Sd3Tex.Tests.Pipeline
+namespace Sd3Tex.Tests.Generation
 {
     public sealed class GenerationPresetsTests
     {

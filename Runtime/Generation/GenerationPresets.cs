@@ -1,7 +1,7 @@
 using Sd3Tex.Models;
 using Sd3Tex.Sampling;
 
-namespace Sd3Tex.Pipeline
+namespace Sd3Tex.Generation
 {
     /// <summary>Sampling defaults of one model family.</summary>
     public sealed class GenerationPreset
