@@ -113,6 +113,16 @@ namespace Sd3Tex.Kernels
             if (have < need) throw new ArgumentException($"{what} holds {have} elements; the shape needs {need}.");
         }
 
+        /// <summary>The instantiations of <see cref="GatherKernel{TW, TDec}"/> the launcher uses (one per table type),
+        /// listed for <see cref="KernelCatalog"/>.</summary>
+        public static System.Collections.Generic.IEnumerable<System.Reflection.MethodInfo> KernelSpecializations()
+        {
+            var def = typeof(TextEncoderOps).GetMethod(nameof(GatherKernel));
+            yield return def.MakeGenericMethod(typeof(float), typeof(F32Decoder));
+            yield return def.MakeGenericMethod(typeof(ushort), typeof(F16Decoder));
+            yield return def.MakeGenericMethod(typeof(ushort), typeof(BF16Decoder));
+        }
+
         /// <summary>Element i = r·Dim + c of the output: <c>table[ids[r]·Dim + c]</c> decoded, plus
         /// <c>add[(r % AddRows)·Dim + c]</c> when AddRows &gt; 0.</summary>
         public static void GatherKernel<TW, TDec>(Index1D i, ArrayView<int> ids, ArrayView<TW> table, ArrayView<float> add,
