@@ -5,8 +5,8 @@ using Sd3Tex.Cli;
 
 namespace Sd3Tex.Tests.DotNetOnly;
 
-/// <summary>`sd3tex encode --prompt` reproduces pipeline-tiny's token ids and conditioning (the reference encoders;
-/// the device encoders are checked against the same goldens by the Core encoder tests).</summary>
+/// <summary>`sd3tex encode --prompt` reproduces pipeline-tiny's token ids and conditioning, with the reference encoders
+/// and on ILGPU's CPU accelerator.</summary>
 public sealed class EncodePromptCliTests
 {
     string _dir;
@@ -29,18 +29,19 @@ public sealed class EncodePromptCliTests
         return e.ToString();
     }
 
-    [TestCase(false)]
-    [TestCase(true)]
-    public void PromptMatchesThePipelineFixture(bool noT5)
+    [TestCase(false, "reference")]
+    [TestCase(true, "reference")]
+    [TestCase(false, "cpu")]
+    public void PromptMatchesThePipelineFixture(bool noT5, string device)
     {
         const string P = "pipeline-tiny";
         string outPath = Path.Combine(_dir, "cond.safetensors");
         var args = new System.Collections.Generic.List<string> { "encode", "--weights" };
         args.AddRange(Weights);
         args.AddRange(new[] { "--prompt", "a photo of a cat", "--tokenizers", Path.Combine(TestPaths.Shared, "tokenizers"),
-                              "--clip-heads", "2,2", "--device", "reference", "--output", outPath });
+                              "--clip-heads", "2,2", "--device", device, "--output", outPath });
         if (noT5) args.Add("--no-t5");
-        Run(args.ToArray());
+        TestContext.Progress.WriteLine("  " + Run(args.ToArray()).Trim().Replace("\n", "\n  "));
         using var f = SafetensorsFile.Open(outPath);
         foreach (var name in new[] { "tokens_clip_l", "tokens_clip_g", "tokens_t5", "neg_tokens_clip_l", "neg_tokens_clip_g", "neg_tokens_t5" })
         {
