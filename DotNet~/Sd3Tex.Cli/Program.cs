@@ -13,6 +13,7 @@ public static class Program
         ["inspect"] = ("print the family, components, configs and missing tensors of a checkpoint", InspectCommand.Run),
         ["mmdit"] = ("evaluate the transformer once on given inputs (for checking against other implementations)", MmditCommand.Run),
         ["sample"] = ("run CFG sampling (euler, dpmpp_2m) through the transformer from given noise and conditioning", SampleCommand.Run),
+        ["decode"] = ("decode a latent with the VAE into PNG images (seamless, tiled, with generation metadata)", DecodeCommand.Run),
     };
 
     public static int Main(string[] args) => Run(args, Console.Out, Console.Error);
@@ -45,6 +46,16 @@ public static class Program
             return 2;
         }
         catch (CheckpointException e)
+        {
+            stderr.WriteLine($"sd3tex {args[0]}: {e.Message}");
+            return 1;
+        }
+        catch (Sd3Tex.Vae.VaeMemoryException e)
+        {
+            stderr.WriteLine($"sd3tex {args[0]}: {e.Message}");
+            return 1;
+        }
+        catch (Sd3Tex.Imaging.PngException e)
         {
             stderr.WriteLine($"sd3tex {args[0]}: {e.Message}");
             return 1;
