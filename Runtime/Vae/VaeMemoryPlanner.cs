@@ -153,13 +153,12 @@ namespace Sd3Tex.Vae
             };
             if (tileSize == 0)
             {
-                if (plan.WholePeakBytes <= budgetBytes) { plan.PeakBytes = plan.WholePeakBytes; return plan; }
-                long one = PeakBytes(cfg, weightBytes, 1, height, width);
+                if (Fits(cfg, weightBytes, batch, height, width, budgetBytes)) { plan.PeakBytes = plan.WholePeakBytes; return plan; }
                 plan.BatchPerPass = 1;
-                if (one <= budgetBytes) { plan.PeakBytes = one; return plan; }
+                if (Fits(cfg, weightBytes, 1, height, width, budgetBytes)) { plan.PeakBytes = PeakBytes(cfg, weightBytes, 1, height, width); return plan; }
                 int t = Math.Max(height, width);
                 for (; t >= MinTile; t--)
-                    if (PeakBytes(cfg, weightBytes, 1, Math.Min(t, height), Math.Min(t, width)) <= budgetBytes) break;
+                    if (Fits(cfg, weightBytes, 1, Math.Min(t, height), Math.Min(t, width), budgetBytes)) break;
                 if (t < MinTile)
                     throw new VaeMemoryException($"the VAE decoder does not fit {Format(budgetBytes)}: even {MinTile}×{MinTile}-cell tiles need " +
                                                  $"{Format(PeakBytes(cfg, weightBytes, 1, Math.Min(MinTile, height), Math.Min(MinTile, width)))} " +
@@ -173,7 +172,7 @@ namespace Sd3Tex.Vae
             if (!plan.Tiled)
             {
                 // a tile that covers the image: whole images (all at once when the batch fits)
-                plan.BatchPerPass = plan.WholePeakBytes <= budgetBytes ? batch : 1;
+                plan.BatchPerPass = Fits(cfg, weightBytes, batch, height, width, budgetBytes) ? batch : 1;
                 plan.PeakBytes = PeakBytes(cfg, weightBytes, plan.BatchPerPass, height, width);
                 return plan;
             }
@@ -183,6 +182,14 @@ namespace Sd3Tex.Vae
                 throw new ArgumentException($"a tile overlap of {plan.Overlap} cells needs tiles larger than {smaller} cells.");
             plan.PeakBytes = PeakBytes(cfg, weightBytes, 1, plan.TileHeight, plan.TileWidth);
             return plan;
+        }
+
+        /// <summary>A pass fits when its peak is within the budget and every tensor indexes with 32-bit integers (the
+        /// kernels' limit: 2^31 elements).</summary>
+        static bool Fits(VaeConfig cfg, long weightBytes, int batch, int height, int width, long budgetBytes)
+        {
+            var ws = Workspace(cfg, batch, height, width);
+            return weightBytes + ws.Bytes <= budgetBytes && ws.BigFloats <= int.MaxValue && ws.MidFloats <= int.MaxValue;
         }
 
         public static string Format(long bytes)

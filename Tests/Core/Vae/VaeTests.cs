@@ -162,6 +162,9 @@ namespace Sd3Tex.Tests.Vae
             Assert.That(perImage.Tiled, Is.False);
             Assert.That(perImage.BatchPerPass, Is.EqualTo(1));
             Assert.Throws<VaeMemoryException>(() => VaeMemoryPlanner.Plan(cfg, weights, 1, 128, 128, weights));
+            // 2048² in a batch of two: 2 × 256 channels × 2048² floats would pass 2^31 elements, so one image at a time
+            var large = VaeMemoryPlanner.Plan(cfg, weights, 2, 256, 256, 1L << 50);
+            Assert.That(large.BatchPerPass == 1 && !large.Tiled, Is.True, large.ToString());
         }
     }
 
