@@ -33,6 +33,7 @@ public static class Program
         Console.WriteLine("| --- | --- | --- | --- |");
         Conversions(repeats);
         TinyMmdit(repeats, device);
+        TinyVae(repeats, device);
         return 0;
     }
 
@@ -81,6 +82,41 @@ public static class Program
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"| tiny MMDiT: context + upload, first forward (kernel compilation) on {dev.Kind} | {load:0} ms + {first:0} ms | | {dev.Name} |"));
             Row($"tiny MMDiT forward on {dev.Kind}", repeats, () => model.Forward(x, 2, 8, 12, t, y, c, 7), _ => dev.Describe());
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+
+    /// <summary>A tiny VAE decode with the vae-tiny fixture's shapes (ch 32, ch_mult 1, 1, 2, 2, 3 blocks per level,
+    /// random BF16 weights): 5 × 7 latent cells → 56 × 40 pixels on the plain C# reference and the ILGPU decoder,
+    /// and 16 × 16 cells → 128² pixels on the ILGPU decoder.</summary>
+    static void TinyVae(int repeats, string device)
+    {
+        var cfg = new VaeConfig { LatentChannels = 16, OutChannels = 3, BaseChannels = 32, ChannelMult = new[] { 1, 1, 2, 2 }, BlocksPerLevel = 3 };
+        string dir = Path.Combine(Path.GetTempPath(), "sd3tex-bench-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(dir);
+        try
+        {
+            string path = Path.Combine(dir, "vae.safetensors");
+            CheckpointWriter.Write(RandomWeights.For(cfg.Tensors(), Checkpoint.VaePrefix, DType.BF16, 3), CheckpointLayout.Single, path);
+            using var ck = Checkpoint.Open(path);
+            var w = ck.ComponentWeights(Component.Vae);
+            var rng = new Random(4);
+            float[] R(int n) => Enumerable.Range(0, n).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
+            var small = R(16 * 5 * 7);
+            var large = R(16 * 16 * 16);
+            using var reference = new ReferenceVae(w);
+            Row("tiny VAE decode 5×7 → 56×40, plain C# reference", repeats, () => reference.Decode(small, 1, 5, 7), _ => "ch 32, mults 1,1,2,2");
+            var sw = Stopwatch.StartNew();
+            using var dev = ComputeDevice.Open(device);
+            using var vae = new Sd3Tex.Vae.VaeDecoder(w, dev);
+            double load = sw.Elapsed.TotalMilliseconds;
+            sw.Restart();
+            vae.Decode(small, 1, 5, 7);
+            double first = sw.Elapsed.TotalMilliseconds;
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"| tiny VAE: context + upload, first decode (kernel compilation) on {dev.Kind} | {load:0} ms + {first:0} ms | | {dev.Name} |"));
+            Row($"tiny VAE decode 5×7 → 56×40 on {dev.Kind}", repeats, () => vae.Decode(small, 1, 5, 7), _ => dev.Describe());
+            Row($"tiny VAE decode 16×16 → 128² on {dev.Kind}", repeats, () => vae.Decode(large, 1, 16, 16), _ => dev.Describe());
         }
         finally { Directory.Delete(dir, true); }
     }

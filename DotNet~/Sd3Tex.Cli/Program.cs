@@ -16,6 +16,7 @@ public static class Program
         ["sample"] = ("run CFG sampling (euler, dpmpp_2m) through the transformer from given noise and conditioning", SampleCommand.Run),
         ["tokenize"] = ("print the CLIP-L, CLIP-G and T5-XXL token ids of a prompt, as SD3 tokenizes it", TokenizeCommand.Run),
         ["compile-kernels"] = ("compile every kernel for CUDA (PTX) and OpenCL without a GPU, and report registers and sizes", CompileKernelsCommand.Run),
+        ["decode"] = ("decode a latent with the VAE into PNG images (seamless, tiled, with generation metadata)", DecodeCommand.Run),
     };
 
     public static int Main(string[] args) => Run(args, Console.Out, Console.Error);
@@ -48,6 +49,16 @@ public static class Program
             return 2;
         }
         catch (CheckpointException e)
+        {
+            stderr.WriteLine($"sd3tex {args[0]}: {e.Message}");
+            return 1;
+        }
+        catch (Sd3Tex.Vae.VaeMemoryException e)
+        {
+            stderr.WriteLine($"sd3tex {args[0]}: {e.Message}");
+            return 1;
+        }
+        catch (Sd3Tex.Imaging.PngException e)
         {
             stderr.WriteLine($"sd3tex {args[0]}: {e.Message}");
             return 1;
