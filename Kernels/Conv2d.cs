@@ -298,6 +298,23 @@ namespace Sd3Tex.Kernels
             return v;
         }
 
+        /// <summary>The instantiations the launcher uses (every tile × weight type of the implicit GEMM, and the CPU's
+        /// direct kernel per weight type), listed for <see cref="KernelCatalog"/>.</summary>
+        public static System.Collections.Generic.IEnumerable<System.Reflection.MethodInfo> KernelSpecializations()
+        {
+            var conv = typeof(Conv2d).GetMethod(nameof(ConvKernel));
+            var direct = typeof(Conv2d).GetMethod(nameof(DirectConvKernel));
+            foreach (var tile in new[] { typeof(ConvTile16), typeof(ConvTile32), typeof(ConvTile64) })
+            {
+                yield return conv.MakeGenericMethod(tile, typeof(float), typeof(F32Decoder));
+                yield return conv.MakeGenericMethod(tile, typeof(ushort), typeof(F16Decoder));
+                yield return conv.MakeGenericMethod(tile, typeof(ushort), typeof(BF16Decoder));
+            }
+            yield return direct.MakeGenericMethod(typeof(float), typeof(F32Decoder));
+            yield return direct.MakeGenericMethod(typeof(ushort), typeof(F16Decoder));
+            yield return direct.MakeGenericMethod(typeof(ushort), typeof(BF16Decoder));
+        }
+
         /// <summary>
         /// The implicit-GEMM convolution kernel: C[m, n] with m = (b, y, x) an output pixel and n = co an output channel,
         /// reduced over k = (ci, ky, kx). Grid: one group per BM × BN tile (pixel tiles fastest, so that neighbouring
