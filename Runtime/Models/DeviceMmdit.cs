@@ -1,6 +1,5 @@
 using System;
 using System.Collections.Generic;
-using System.Runtime.InteropServices;
 using ILGPU;
 using ILGPU.Runtime;
 using Sd3Tex.Checkpoints;
@@ -29,9 +28,7 @@ namespace Sd3Tex.Models
         readonly Attention _attn;
         readonly ShapeOps _shape;
         readonly PositionGrid _pos;
-        readonly Dictionary<string, MemoryBuffer1D<float, Stride1D.Dense>> _f32 = new Dictionary<string, MemoryBuffer1D<float, Stride1D.Dense>>(StringComparer.Ordinal);
-        readonly Dictionary<string, MemoryBuffer1D<ushort, Stride1D.Dense>> _bits = new Dictionary<string, MemoryBuffer1D<ushort, Stride1D.Dense>>(StringComparer.Ordinal);
-        readonly Dictionary<string, DType> _linearTypes = new Dictionary<string, DType>(StringComparer.Ordinal);
+        readonly DeviceTensors _weights;
         readonly MemoryBuffer1D<float, Stride1D.Dense> _ones;
         Workspace _ws;
         SinCosGrid? _tableGrid; // the spacing of pos_embed when it is a standard sin-cos table (then larger grids can be generated)
@@ -39,7 +36,7 @@ namespace Sd3Tex.Models
         public MmditConfig Config { get; }
         public ComputeDevice Device => _device;
         /// <summary>Device bytes held by the weights.</summary>
-        public long WeightBytes { get; private set; }
+        public long WeightBytes => _weights.Bytes;
         /// <summary>Allow patch grids beyond the 192 × 192 the models were trained on.</summary>
         public bool AllowLargeGrid { get; set; }
 
@@ -60,6 +57,7 @@ namespace Sd3Tex.Models
                                                      $"(first: {string.Join(", ", check.Missing)} {string.Join(", ", check.WrongShape)}). Run `sd3tex inspect` for details.");
             _device = device ?? throw new ArgumentNullException(nameof(device));
             _ownsDevice = ownsDevice;
+            _weights = new DeviceTensors(device.Accelerator);
             try
             {
                 _gemm = new Gemm(device);
@@ -80,35 +78,19 @@ namespace Sd3Tex.Models
             }
         }
 
-        /// <summary>Rank-2 ".weight" tensors feed the GEMM in their stored type; everything else is uploaded as F32.</summary>
+        /// <summary>Rank-2 ".weight" tensors feed the GEMM in their stored 16-bit type (F8 as F16); everything else is
+        /// uploaded as F32.</summary>
         void Upload(string name, Weight w)
         {
-            var acc = _device.Accelerator;
             bool linear = w.Shape.Length == 2 && name.EndsWith(".weight", StringComparison.Ordinal);
-            if (linear && (w.DType == DType.F16 || w.DType == DType.BF16))
-            {
-                var raw = new byte[w.ByteLength];
-                w.CopyRawTo(raw);
-                var bits = MemoryMarshal.Cast<byte, ushort>(raw).ToArray();
-                _bits[name] = acc.Allocate1D(bits);
-                _linearTypes[name] = w.DType;
-                WeightBytes += raw.Length;
-                return;
-            }
-            var values = w.ReadFloats();
-            if (name == "pos_embed" && PositionGrid.TryDetectSinCos(values, Config.PosEmbedMaxSize, Config.HiddenSize, out var grid)) _tableGrid = grid;
-            _f32[name] = acc.Allocate1D(values);
-            if (linear) _linearTypes[name] = DType.F32;
-            WeightBytes += values.LongLength * 4;
+            var host = HostTensor.Prepare(linear, w);
+            if (name == "pos_embed" && PositionGrid.TryDetectSinCos(host.Floats, Config.PosEmbedMaxSize, Config.HiddenSize, out var grid)) _tableGrid = grid;
+            _weights.Put(name, host);
         }
 
-        ArrayView<float> F(string name) => _f32[name].View;
+        ArrayView<float> F(string name) => _weights.F(name);
 
-        WeightView Lw(string name)
-        {
-            var t = _linearTypes[name];
-            return t == DType.F32 ? WeightView.FromF32(_f32[name].View) : WeightView.FromBits(t, _bits[name].View);
-        }
+        WeightView Lw(string name) => _weights.Linear(name);
 
         /// <summary>Linear layer <paramref name="name"/> (weight + bias): c[m, n] = a[m, k] · Wᵀ + b.</summary>
         void Linear(string name, ArrayView<float> a, ArrayView<float> c, int m, int n, int k)
@@ -309,10 +291,7 @@ namespace Sd3Tex.Models
         {
             _ws?.Dispose();
             _ws = null;
-            foreach (var b in _f32.Values) b.Dispose();
-            foreach (var b in _bits.Values) b.Dispose();
-            _f32.Clear();
-            _bits.Clear();
+            _weights.Dispose();
             _ones?.Dispose();
         }
 

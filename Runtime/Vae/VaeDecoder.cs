@@ -1,6 +1,5 @@
 using System;
 using System.Collections.Generic;
-using System.Runtime.InteropServices;
 using ILGPU;
 using ILGPU.Runtime;
 using ILGPU.Runtime.Cuda;
@@ -34,15 +33,13 @@ namespace Sd3Tex.Vae
         readonly Conv2d _conv;
         readonly GroupNorm _gn;
         readonly SpatialAttention _attn;
-        readonly Dictionary<string, MemoryBuffer1D<float, Stride1D.Dense>> _f32 = new Dictionary<string, MemoryBuffer1D<float, Stride1D.Dense>>(StringComparer.Ordinal);
-        readonly Dictionary<string, MemoryBuffer1D<ushort, Stride1D.Dense>> _bits = new Dictionary<string, MemoryBuffer1D<ushort, Stride1D.Dense>>(StringComparer.Ordinal);
-        readonly Dictionary<string, DType> _convTypes = new Dictionary<string, DType>(StringComparer.Ordinal);
+        readonly DeviceTensors _weights;
         Workspace _ws;
 
         public VaeConfig Config { get; }
         public ComputeDevice Device => _device;
         /// <summary>Device bytes held by the weights.</summary>
-        public long WeightBytes { get; private set; }
+        public long WeightBytes => _weights.Bytes;
         /// <summary>Device bytes of the current workspace (0 before the first decode).</summary>
         public long WorkspaceBytes => _ws?.Bytes ?? 0;
 
@@ -57,6 +54,7 @@ namespace Sd3Tex.Vae
                                                      $"(first: {string.Join(", ", check.Missing)} {string.Join(", ", check.WrongShape)}). Run `sd3tex inspect` for details.");
             _device = device ?? throw new ArgumentNullException(nameof(device));
             _ownsDevice = ownsDevice;
+            _weights = new DeviceTensors(device.Accelerator);
             try
             {
                 _conv = new Conv2d(device);
@@ -97,34 +95,13 @@ namespace Sd3Tex.Vae
         public VaeImage Decode(float[] latent, int batch, int height, int width, VaeDecodeOptions options = null)
             => VaeTiling.Decode(this, latent, batch, height, width, options);
 
-        /// <summary>Convolution weights (rank 4) feed the kernels in their stored 16-bit type; everything else is F32.</summary>
-        void Upload(string name, Weight w)
-        {
-            var acc = _device.Accelerator;
-            bool conv = w.Shape.Length == 4;
-            if (conv && (w.DType == DType.F16 || w.DType == DType.BF16))
-            {
-                var raw = new byte[w.ByteLength];
-                w.CopyRawTo(raw);
-                var bits = MemoryMarshal.Cast<byte, ushort>(raw).ToArray();
-                _bits[name] = acc.Allocate1D(bits);
-                _convTypes[name] = w.DType;
-                WeightBytes += raw.Length;
-                return;
-            }
-            var values = w.ReadFloats();
-            _f32[name] = acc.Allocate1D(values);
-            if (conv) _convTypes[name] = DType.F32;
-            WeightBytes += values.LongLength * 4;
-        }
+        /// <summary>Convolution weights (rank 4) feed the kernels in their stored 16-bit type (F8 as F16); everything
+        /// else is F32.</summary>
+        void Upload(string name, Weight w) => _weights.Put(name, w.Shape.Length == 4, w);
 
-        ArrayView<float> F(string name) => _f32[name].View;
+        ArrayView<float> F(string name) => _weights.F(name);
 
-        WeightView Wv(string name)
-        {
-            var t = _convTypes[name];
-            return t == DType.F32 ? WeightView.FromF32(_f32[name].View) : WeightView.FromBits(t, _bits[name].View);
-        }
+        WeightView Wv(string name) => _weights.Linear(name);
 
         static ArrayView<float> Part(ArrayView<float> v, long offset, long length) => v.SubView(offset, length);
 
@@ -253,10 +230,7 @@ namespace Sd3Tex.Vae
         {
             _ws?.Dispose();
             _ws = null;
-            foreach (var b in _f32.Values) b.Dispose();
-            foreach (var b in _bits.Values) b.Dispose();
-            _f32.Clear();
-            _bits.Clear();
+            _weights?.Dispose();
             _gn?.Dispose();
         }
 

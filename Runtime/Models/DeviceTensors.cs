@@ -6,7 +6,7 @@ using ILGPU.Runtime;
 using Sd3Tex.Checkpoints;
 using Sd3Tex.Kernels;
 
-namespace Sd3Tex.Encoders
+namespace Sd3Tex.Models
 {
     /// <summary>
     /// One tensor converted on the host for upload: either floats, or 16-bit patterns of <see cref="Type"/> (F16 or
