@@ -49,26 +49,13 @@ namespace Sd3Tex.Kernels
     }
 
     /// <summary>A block tile of the convolution's implicit GEMM (outputs: BM pixels × BN channels; reduction BK at a
-    /// time), each thread computing a 4 × 4 micro-tile; see <see cref="IGemmTile"/>.</summary>
+    /// time), each thread computing a 4 × 4 micro-tile; see <see cref="IGemmTile"/>. The 32 and 64 tiles are the
+    /// GEMM's own (<see cref="GemmTile32"/>, <see cref="GemmTile64"/>).</summary>
     public struct ConvTile16 : IGemmTile
     {
         // a deeper K step than the GEMM's: half the barriers, which dominate on ILGPU's CPU accelerator
         public int BM => 16; public int BN => 16; public int BK => 32;
         public int ASize => 32 * 17; public int WSize => 32 * 17;
-    }
-
-    /// <summary>32 × 32 outputs, 64 threads.</summary>
-    public struct ConvTile32 : IGemmTile
-    {
-        public int BM => 32; public int BN => 32; public int BK => 16;
-        public int ASize => 16 * 33; public int WSize => 16 * 33;
-    }
-
-    /// <summary>64 × 64 outputs, 256 threads (GPUs).</summary>
-    public struct ConvTile64 : IGemmTile
-    {
-        public int BM => 64; public int BN => 64; public int BK => 16;
-        public int ASize => 16 * 65; public int WSize => 16 * 65;
     }
 
     /// <summary>
@@ -254,8 +241,8 @@ namespace Sd3Tex.Kernels
             switch (ti)
             {
                 case 0: kr = acc.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, Conv2dParams>(ConvKernel<ConvTile16, float, F32Decoder>); break;
-                case 1: kr = acc.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, Conv2dParams>(ConvKernel<ConvTile32, float, F32Decoder>); break;
-                default: kr = acc.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, Conv2dParams>(ConvKernel<ConvTile64, float, F32Decoder>); break;
+                case 1: kr = acc.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, Conv2dParams>(ConvKernel<GemmTile32, float, F32Decoder>); break;
+                default: kr = acc.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, Conv2dParams>(ConvKernel<GemmTile64, float, F32Decoder>); break;
             }
             return _f32[ti] = kr;
         }
@@ -268,8 +255,8 @@ namespace Sd3Tex.Kernels
             switch (ti)
             {
                 case 0: kr = acc.LoadStreamKernel<ArrayView<float>, ArrayView<ushort>, ArrayView<float>, ArrayView<float>, ArrayView<float>, Conv2dParams>(ConvKernel<ConvTile16, ushort, F16Decoder>); break;
-                case 1: kr = acc.LoadStreamKernel<ArrayView<float>, ArrayView<ushort>, ArrayView<float>, ArrayView<float>, ArrayView<float>, Conv2dParams>(ConvKernel<ConvTile32, ushort, F16Decoder>); break;
-                default: kr = acc.LoadStreamKernel<ArrayView<float>, ArrayView<ushort>, ArrayView<float>, ArrayView<float>, ArrayView<float>, Conv2dParams>(ConvKernel<ConvTile64, ushort, F16Decoder>); break;
+                case 1: kr = acc.LoadStreamKernel<ArrayView<float>, ArrayView<ushort>, ArrayView<float>, ArrayView<float>, ArrayView<float>, Conv2dParams>(ConvKernel<GemmTile32, ushort, F16Decoder>); break;
+                default: kr = acc.LoadStreamKernel<ArrayView<float>, ArrayView<ushort>, ArrayView<float>, ArrayView<float>, ArrayView<float>, Conv2dParams>(ConvKernel<GemmTile64, ushort, F16Decoder>); break;
             }
             return _f16[ti] = kr;
         }
@@ -282,8 +269,8 @@ namespace Sd3Tex.Kernels
             switch (ti)
             {
                 case 0: kr = acc.LoadStreamKernel<ArrayView<float>, ArrayView<ushort>, ArrayView<float>, ArrayView<float>, ArrayView<float>, Conv2dParams>(ConvKernel<ConvTile16, ushort, BF16Decoder>); break;
-                case 1: kr = acc.LoadStreamKernel<ArrayView<float>, ArrayView<ushort>, ArrayView<float>, ArrayView<float>, ArrayView<float>, Conv2dParams>(ConvKernel<ConvTile32, ushort, BF16Decoder>); break;
-                default: kr = acc.LoadStreamKernel<ArrayView<float>, ArrayView<ushort>, ArrayView<float>, ArrayView<float>, ArrayView<float>, Conv2dParams>(ConvKernel<ConvTile64, ushort, BF16Decoder>); break;
+                case 1: kr = acc.LoadStreamKernel<ArrayView<float>, ArrayView<ushort>, ArrayView<float>, ArrayView<float>, ArrayView<float>, Conv2dParams>(ConvKernel<GemmTile32, ushort, BF16Decoder>); break;
+                default: kr = acc.LoadStreamKernel<ArrayView<float>, ArrayView<ushort>, ArrayView<float>, ArrayView<float>, ArrayView<float>, Conv2dParams>(ConvKernel<GemmTile64, ushort, BF16Decoder>); break;
             }
             return _bf16[ti] = kr;
         }
@@ -304,7 +291,7 @@ namespace Sd3Tex.Kernels
         {
             var conv = typeof(Conv2d).GetMethod(nameof(ConvKernel));
             var direct = typeof(Conv2d).GetMethod(nameof(DirectConvKernel));
-            foreach (var tile in new[] { typeof(ConvTile16), typeof(ConvTile32), typeof(ConvTile64) })
+            foreach (var tile in new[] { typeof(ConvTile16), typeof(GemmTile32), typeof(GemmTile64) })
             {
                 yield return conv.MakeGenericMethod(tile, typeof(float), typeof(F32Decoder));
                 yield return conv.MakeGenericMethod(tile, typeof(ushort), typeof(F16Decoder));

@@ -256,7 +256,7 @@ namespace Sd3Tex.Tests.Kernels
         {
             foreach (var m in new[]
                      {
-                         typeof(Conv2d).GetMethod(nameof(Conv2d.ConvKernel)).MakeGenericMethod(typeof(ConvTile64), typeof(ushort), typeof(BF16Decoder)),
+                         typeof(Conv2d).GetMethod(nameof(Conv2d.ConvKernel)).MakeGenericMethod(typeof(GemmTile64), typeof(ushort), typeof(BF16Decoder)),
                          typeof(Conv2d).GetMethod(nameof(Conv2d.ConvKernel)).MakeGenericMethod(typeof(ConvTile16), typeof(float), typeof(F32Decoder)),
                          typeof(GroupNorm).GetMethod(nameof(GroupNorm.PartialStatsKernel)),
                          typeof(SpatialAttention).GetMethod(nameof(SpatialAttention.RowSoftmaxKernel)),
