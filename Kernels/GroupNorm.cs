@@ -157,7 +157,7 @@ namespace Sd3Tex.Kernels
             long partialsN = (long)bg * p.Splits * 3;
             var partials = Scratch(partialsN + (long)bg * 2).SubView(0, partialsN);
             if (_path == KernelPath.Threads) _partial(Conv2d.StrideConfig(_device, (long)bg * p.Splits), x, partials, p);
-            else _partial(new KernelConfig(new Index1D(bg * p.Splits), new Index1D(_group), SharedMemoryConfig.RequestDynamic<float>(_group)), x, partials, p);
+            else _partial(new KernelConfig(new Index1D(bg * p.Splits), new Index1D(_group)), x, partials, p);
             _combine(Conv2d.StrideConfig(_device, bg), partials, stats, p);
         }
 
@@ -191,7 +191,7 @@ namespace Sd3Tex.Kernels
         /// </summary>
         public static void PartialStatsKernel(ArrayView<float> x, ArrayView<float> partials, GroupNormParams p)
         {
-            var scratch = SharedMemory.GetDynamic<float>();
+            var scratch = SharedMemory.Allocate<float>(MaxGroup) /* static: no program-scope variables in OpenCL C */;
             int idx = Grid.IdxX;
             int bg = idx / p.Splits, s = idx - bg * p.Splits;
             int b = bg / p.Groups, g = bg - b * p.Groups;

@@ -117,7 +117,7 @@ namespace Sd3Tex.Kernels
         KernelConfig Config(int rows, int dim)
         {
             int g = GroupFor(dim);
-            return new KernelConfig(new Index1D(rows), new Index1D(g), SharedMemoryConfig.RequestDynamic<float>(g));
+            return new KernelConfig(new Index1D(rows), new Index1D(g));
         }
 
         static RowNormParams Params(int rows, int dim, int heads, int rowStride, float eps, bool weight) => new RowNormParams
@@ -170,7 +170,7 @@ namespace Sd3Tex.Kernels
         public static void LayerNormModulateKernel(ArrayView<float> x, ArrayView<float> shift, ArrayView<float> scale,
                                                    ArrayView<float> y, RowNormParams p)
         {
-            var scratch = SharedMemory.GetDynamic<float>();
+            var scratch = SharedMemory.Allocate<float>(MaxGroup) /* static: no program-scope variables in OpenCL C */;
             int row = Grid.IdxX;
             int o = RowOffset(p, row);
             MeanRstd(x, scratch, o, p, out float mean, out float rstd);
@@ -186,7 +186,7 @@ namespace Sd3Tex.Kernels
         public static void LayerNormKernel(ArrayView<float> x, ArrayView<float> weight, ArrayView<float> bias,
                                            ArrayView<float> y, RowNormParams p)
         {
-            var scratch = SharedMemory.GetDynamic<float>();
+            var scratch = SharedMemory.Allocate<float>(MaxGroup) /* static: no program-scope variables in OpenCL C */;
             int o = RowOffset(p, Grid.IdxX);
             MeanRstd(x, scratch, o, p, out float mean, out float rstd);
             for (int i = Group.IdxX; i < p.Dim; i += Group.DimX)
@@ -203,7 +203,7 @@ namespace Sd3Tex.Kernels
         /// </summary>
         public static void RmsNormKernel(ArrayView<float> x, ArrayView<float> weight, ArrayView<float> y, RowNormParams p)
         {
-            var scratch = SharedMemory.GetDynamic<float>();
+            var scratch = SharedMemory.Allocate<float>(MaxGroup) /* static: no program-scope variables in OpenCL C */;
             int o = RowOffset(p, Grid.IdxX);
             float q = 0f;
             for (int i = Group.IdxX; i < p.Dim; i += Group.DimX)

@@ -95,7 +95,7 @@ namespace Sd3Tex.Kernels
             }
             int g = 1;
             while (g < cols && g < _group) g *= 2;
-            _softmax(new KernelConfig(new Index1D(rows), new Index1D(g), SharedMemoryConfig.RequestDynamic<float>(g)), scores, p);
+            _softmax(new KernelConfig(new Index1D(rows), new Index1D(g)), scores, p);
         }
 
         /// <summary>
@@ -164,7 +164,7 @@ namespace Sd3Tex.Kernels
         /// <c>exp(Scale·(s − max)) / Σ</c>. Dynamic shared memory: one float per thread (a power of two).</summary>
         public static void RowSoftmaxKernel(ArrayView<float> s, SpatialAttentionParams p)
         {
-            var scratch = SharedMemory.GetDynamic<float>();
+            var scratch = SharedMemory.Allocate<float>(MaxGroup) /* static: no program-scope variables in OpenCL C */;
             int o = Grid.IdxX * p.Cols;
             int tid = Group.IdxX, step = Group.DimX;
             float m = float.NegativeInfinity;
