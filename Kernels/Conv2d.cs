@@ -99,17 +99,7 @@ namespace Sd3Tex.Kernels
         {
             _device = device ?? throw new ArgumentNullException(nameof(device));
             _path = path != KernelPath.Auto ? path : device.Kind == DeviceKind.Cpu ? KernelPath.Threads : KernelPath.Groups;
-            var acc = device.Accelerator;
-            _largestTile = -1;
-            for (int i = 0; i < TileSizes.Length; i++)
-            {
-                int t = TileSizes[i];
-                if (maxTile > 0 && t > maxTile) break;
-                if (ThreadsFor(t) <= acc.MaxNumThreadsPerGroup && SharedBytesFor(t) <= acc.MaxSharedMemoryPerGroup) _largestTile = i;
-            }
-            if (_largestTile < 0)
-                throw new DeviceException($"{device.Name} cannot hold a {TileSizes[0]}×{TileSizes[0]} convolution tile " +
-                                          $"({ThreadsFor(TileSizes[0])} threads, {SharedBytesFor(TileSizes[0])} bytes of shared memory per group).");
+            _largestTile = TilePlan.LargestFitting(device, TileSizes, maxTile, ThreadsFor, SharedBytesFor, "convolution");
         }
 
         public ComputeDevice Device => _device;
@@ -144,19 +134,7 @@ namespace Sd3Tex.Kernels
         /// leaves multiprocessors idle.</summary>
         public int TileFor(int m, int n) => TileSizes[TileIndexFor(m, n)];
 
-        int TileIndexFor(int m, int n)
-        {
-            int i = _largestTile;
-            int sms = Math.Max(1, _device.Accelerator.NumMultiprocessors);
-            while (i > 0)
-            {
-                long t = TileSizes[i];
-                long blocks = ((m + t - 1) / t) * ((n + t - 1) / t);
-                if (blocks >= 2L * sms) break;
-                i--;
-            }
-            return i;
-        }
+        int TileIndexFor(int m, int n) => TilePlan.IndexFor(_device, TileSizes, _largestTile, m, n);
 
         /// <summary>
         /// The convolution. <paramref name="input"/> [batch, cin, inH, inW]; <paramref name="output"/> and

@@ -122,17 +122,7 @@ namespace Sd3Tex.Kernels
         public Gemm(ComputeDevice device, int maxTile = 0)
         {
             _device = device ?? throw new ArgumentNullException(nameof(device));
-            var acc = device.Accelerator;
-            _largestTile = -1;
-            for (int i = 0; i < TileSizes.Length; i++)
-            {
-                int t = TileSizes[i];
-                if (maxTile > 0 && t > maxTile) break;
-                if (ThreadsFor(t) <= acc.MaxNumThreadsPerGroup && SharedBytesFor(t) <= acc.MaxSharedMemoryPerGroup) _largestTile = i;
-            }
-            if (_largestTile < 0)
-                throw new DeviceException($"{device.Name} cannot hold a {TileSizes[0]}×{TileSizes[0]} GEMM tile " +
-                                          $"({ThreadsFor(TileSizes[0])} threads, {SharedBytesFor(TileSizes[0])} bytes of shared memory per group).");
+            _largestTile = TilePlan.LargestFitting(device, TileSizes, maxTile, ThreadsFor, SharedBytesFor, "GEMM");
         }
 
         /// <summary>Threads per group of a tile edge: one per 4 × 4 outputs.</summary>
@@ -148,19 +138,7 @@ namespace Sd3Tex.Kernels
         /// multiprocessors idle (small outputs get more, smaller groups).</summary>
         public int TileFor(int m, int n) => TileSizes[TileIndexFor(m, n)];
 
-        int TileIndexFor(int m, int n)
-        {
-            int i = _largestTile;
-            int sms = Math.Max(1, _device.Accelerator.NumMultiprocessors);
-            while (i > 0)
-            {
-                long t = TileSizes[i];
-                long blocks = ((m + t - 1) / t) * ((n + t - 1) / t);
-                if (blocks >= sms) break;
-                i--;
-            }
-            return i;
-        }
+        int TileIndexFor(int m, int n) => TilePlan.IndexFor(_device, TileSizes, _largestTile, m, n);
 
         /// <summary><c>C[M,N] = A[M,K] · W[N,K]ᵀ + bias[N]</c>. Pass <c>default</c> for no bias.</summary>
         public void Linear(ArrayView<float> a, WeightView w, ArrayView<float> bias, ArrayView<float> c, int m, int n, int k) =>
@@ -383,6 +361,45 @@ namespace Sd3Tex.Kernels
             if (p.Epilogue == (int)GemmEpilogue.GeluTanh) v = KernelMath.GeluTanh(v);
             else if (p.Epilogue == (int)GemmEpilogue.GatedResidual) v = residual[o] + gate[(m / p.TokensPerBatch) * p.GateStride + n] * v;
             c[o] = v;
+        }
+    }
+
+    /// <summary>The tile choice shared by the GEMM and the convolution: the largest tile edge whose threads and shared
+    /// memory fit the accelerator, stepped down per launch while the output would leave multiprocessors idle.</summary>
+    internal static class TilePlan
+    {
+        /// <summary>Index in <paramref name="sizes"/> of the largest edge (at most <paramref name="maxTile"/> when
+        /// positive) that fits; a <see cref="DeviceException"/> when none does.</summary>
+        public static int LargestFitting(ComputeDevice device, int[] sizes, int maxTile, Func<int, int> threadsFor, Func<int, int> sharedBytesFor, string what)
+        {
+            var acc = device.Accelerator;
+            int largest = -1;
+            for (int i = 0; i < sizes.Length; i++)
+            {
+                int t = sizes[i];
+                if (maxTile > 0 && t > maxTile) break;
+                if (threadsFor(t) <= acc.MaxNumThreadsPerGroup && sharedBytesFor(t) <= acc.MaxSharedMemoryPerGroup) largest = i;
+            }
+            if (largest < 0)
+                throw new DeviceException($"{device.Name} cannot hold a {sizes[0]}×{sizes[0]} {what} tile " +
+                                          $"({threadsFor(sizes[0])} threads, {sharedBytesFor(sizes[0])} bytes of shared memory per group).");
+            return largest;
+        }
+
+        /// <summary>The tile index an M × N output uses: from <paramref name="largest"/> down while the blocks would
+        /// not cover every multiprocessor.</summary>
+        public static int IndexFor(ComputeDevice device, int[] sizes, int largest, int m, int n)
+        {
+            int i = largest;
+            int sms = Math.Max(1, device.Accelerator.NumMultiprocessors);
+            while (i > 0)
+            {
+                long t = sizes[i];
+                long blocks = ((m + t - 1) / t) * ((n + t - 1) / t);
+                if (blocks >= sms) break;
+                i--;
+            }
+            return i;
         }
     }
 }
