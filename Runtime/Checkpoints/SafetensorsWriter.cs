@@ -160,8 +160,7 @@ namespace Sd3Tex.Checkpoints
             if (File.Exists(targetPath))
             {
 #if NETSTANDARD2_1
-                File.Delete(targetPath);
-                File.Move(tempPath, targetPath);
+                File.Replace(tempPath, targetPath, null); // a rename over the target: never a moment without the file
 #else
                 File.Move(tempPath, targetPath, true);
 #endif
