@@ -1,0 +1,60 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+
+namespace Sd3Tex.Authoring
+{
+    /// <summary>
+    /// The options of the batch-mode bake (<c>Unity -batchmode -executeMethod Sd3Tex.Editor.BatchBake.Run -manifest
+    /// Assets/Bake/Textures.asset [-shard i/n] [-device d] -quit</c>), read from the whole command line, Unity's own
+    /// options included (they are skipped).
+    /// </summary>
+    public sealed class BatchBakeArgs
+    {
+        /// <summary>The manifest: a BakeManifest asset path (.asset) or a JSON manifest file (.json).</summary>
+        public string Manifest { get; private set; }
+        public int ShardIndex { get; private set; }
+        public int ShardCount { get; private set; } = 1;
+        /// <summary>Overrides the manifest's device; null keeps it.</summary>
+        public string Device { get; private set; }
+
+        public bool IsJson => Manifest != null && Manifest.EndsWith(".json", StringComparison.OrdinalIgnoreCase);
+
+        public const string Usage = "Unity -batchmode -projectPath <project> -executeMethod Sd3Tex.Editor.BatchBake.Run " +
+                                    "-manifest <Assets/.../Manifest.asset | manifest.json> [-shard <i>/<n>] [-device auto|cuda|opencl|cpu] -quit";
+
+        /// <summary>Parses the command line; throws <see cref="ArgumentException"/> saying what is wrong and the usage.</summary>
+        public static BatchBakeArgs Parse(IReadOnlyList<string> args)
+        {
+            if (args == null) throw new ArgumentNullException(nameof(args));
+            var r = new BatchBakeArgs();
+            for (int i = 0; i < args.Count; i++)
+            {
+                string a = args[i];
+                switch (a)
+                {
+                    case "-manifest": r.Manifest = Value(args, ref i, a); break;
+                    case "-shard":
+                        string s = Value(args, ref i, a);
+                        int slash = s.IndexOf('/');
+                        if (slash <= 0 || !int.TryParse(s.Substring(0, slash), NumberStyles.None, CultureInfo.InvariantCulture, out int index) ||
+                            !int.TryParse(s.Substring(slash + 1), NumberStyles.None, CultureInfo.InvariantCulture, out int count) || count < 1 || index >= count)
+                            throw new ArgumentException($"-shard {s}: write i/n with 0 ≤ i < n, e.g. -shard 0/4 for the first of four machines.\nUsage: {Usage}");
+                        r.ShardIndex = index; r.ShardCount = count;
+                        break;
+                    case "-device": r.Device = Value(args, ref i, a); break;
+                }
+            }
+            if (string.IsNullOrWhiteSpace(r.Manifest))
+                throw new ArgumentException($"no -manifest given: name the BakeManifest asset (Assets/.../X.asset) or a JSON manifest.\nUsage: {Usage}");
+            return r;
+        }
+
+        static string Value(IReadOnlyList<string> args, ref int i, string option)
+        {
+            if (i + 1 >= args.Count || args[i + 1].StartsWith("-", StringComparison.Ordinal) && args[i + 1].Length > 1 && !char.IsDigit(args[i + 1][1]))
+                throw new ArgumentException($"{option} needs a value.\nUsage: {Usage}");
+            return args[++i];
+        }
+    }
+}
