@@ -97,7 +97,9 @@ public static class GenerateCommand
         using var bar = new ProgressBar(stderr);
         using var gen = TextureGenerator.Open(options, bar);
         bar.Clear();
-        stderr.WriteLine($"model: {Models.ModelFamilies.DisplayName(gen.Family)} ({gen.ModelName}); device: {gen.DeviceDescription}; " +
+        string family = gen.Family != Models.ModelFamily.Unknown ? Models.ModelFamilies.DisplayName(gen.Family)
+            : $"unknown family, {Models.ModelFamilies.DisplayName(gen.Architecture)} structure";
+        stderr.WriteLine($"model: {gen.ModelName} ({family}); device: {gen.DeviceDescription}; " +
                          $"kernels compiled in {gen.OpenTimings.CompilingKernels.TotalSeconds:0.0} s, weights loaded in {gen.OpenTimings.Loading.TotalSeconds:0.0} s");
         foreach (var note in gen.Notes) stderr.WriteLine("note: " + note);
         var resolved = request.Resolve(gen.Preset);
