@@ -10,6 +10,8 @@ public static class Program
 {
     static readonly Dictionary<string, (string summary, Func<string[], TextWriter, TextWriter, int> run)> Verbs = new()
     {
+        ["generate"] = ("generate textures from a prompt and write PNGs with their parameters (progress bar, presets per model family)", GenerateCommand.Run),
+        ["bake"] = ("bake every texture of a JSON manifest: skips what is up to date, resumes, continues past failures, --shard i/n", BakeCommand.Run),
         ["inspect"] = ("print the family, components, configs and missing tensors of a checkpoint", InspectCommand.Run),
         ["encode"] = ("run the text encoders (CLIP-L, CLIP-G, T5-XXL) on token ids and write their outputs and SD3's conditioning", EncodeCommand.Run),
         ["mmdit"] = ("evaluate the transformer once on given inputs (for checking against other implementations)", MmditCommand.Run),
@@ -49,6 +51,26 @@ public static class Program
             return 2;
         }
         catch (CheckpointException e)
+        {
+            stderr.WriteLine($"sd3tex {args[0]}: {e.Message}");
+            return 1;
+        }
+        catch (Sd3Tex.Generation.GenerationRequestException e)
+        {
+            stderr.WriteLine($"sd3tex {args[0]}: {e.Message}");
+            return 2;
+        }
+        catch (Sd3Tex.Generation.GenerationMemoryException e)
+        {
+            stderr.WriteLine($"sd3tex {args[0]}: {e.Message}");
+            return 1;
+        }
+        catch (Sd3Tex.Baking.BakeManifestException e)
+        {
+            stderr.WriteLine($"sd3tex {args[0]}: {e.Message}");
+            return 1;
+        }
+        catch (Sd3Tex.Text.TokenizerFormatException e)
         {
             stderr.WriteLine($"sd3tex {args[0]}: {e.Message}");
             return 1;

@@ -46,6 +46,9 @@ namespace Sd3Tex.Generation
         public MmditConfig Config { get; }
         /// <summary>The model family (sd3-medium, sd3.5-medium, sd3.5-large or unknown).</summary>
         public ModelFamily Family { get; }
+        /// <summary>The family whose structure the transformer has (a small test model of SD3 Medium's structure is
+        /// family unknown, architecture sd3-medium); it picks the preset when the family is unknown.</summary>
+        public ModelFamily Architecture { get; }
         /// <summary>The family's sampling defaults, used for request fields left null.</summary>
         public GenerationPreset Preset { get; }
         /// <summary>Whether the weights hold T5-XXL.</summary>
@@ -68,10 +71,11 @@ namespace Sd3Tex.Generation
         public IReadOnlyList<string> Notes { get; }
 
         TextureGenerator(GeneratorOptions options, Checkpoint checkpoint, Sd3Tokenizer tokenizer, ComputeDevice device, MmditConfig config,
-                         ModelFamily family, IProgress<GenerationProgress> progress, CancellationToken cancel)
+                         ModelFamily family, ModelFamily architecture, IProgress<GenerationProgress> progress, CancellationToken cancel)
         {
             _options = options; _checkpoint = checkpoint; _tokenizer = tokenizer; _device = device;
-            Config = config; Family = family; Preset = GenerationPresets.For(family);
+            Config = config; Family = family; Architecture = architecture;
+            Preset = GenerationPresets.For(family != ModelFamily.Unknown ? family : architecture);
             HasT5 = checkpoint.Has(Component.T5xxl);
             DeviceDescription = device == null ? "plain C# reference" : device.Describe();
             ModelName = NameOf(options.Weights[0]);
@@ -166,10 +170,9 @@ namespace Sd3Tex.Generation
                     if (t5.DModel != config.ContextDim)
                         throw new CheckpointException(null, $"T5-XXL's width {t5.DModel} differs from the transformer's context width {config.ContextDim}: the files belong to different models.");
                 }
-                var family = report.Family != ModelFamily.Unknown ? report.Family : report.Architecture;
                 string spec = string.IsNullOrWhiteSpace(options.Device) ? "auto" : options.Device.Trim();
                 if (!string.Equals(spec, "reference", StringComparison.OrdinalIgnoreCase)) device = ComputeDevice.Open(spec);
-                return new TextureGenerator(options, checkpoint, tokenizer, device, config, family, progress, cancel);
+                return new TextureGenerator(options, checkpoint, tokenizer, device, config, report.Family, report.Architecture, progress, cancel);
             }
             catch
             {
@@ -476,7 +479,7 @@ namespace Sd3Tex.Generation
                 Prompt = req.Prompt ?? "", NegativePrompt = req.NegativePrompt ?? "", Steps = rr.Steps, Sampler = SamplerNames.Key(rr.Sampler),
                 CfgScale = rr.Cfg, Seed = req.Seed + index, Width = req.Width, Height = req.Height, Model = ModelName, Shift = rr.Shift,
             };
-            p.Extra.Add(new KeyValuePair<string, string>("Family", ModelFamilies.Key(Family)));
+            p.Extra.Add(new KeyValuePair<string, string>("Family", ModelFamilies.Key(Family != ModelFamily.Unknown ? Family : Architecture)));
             if (!(req.UseT5 && HasT5)) p.Extra.Add(new KeyValuePair<string, string>("T5", "off"));
             if (req.Seamless != SeamlessAxes.None) p.Extra.Add(new KeyValuePair<string, string>("Seamless", SeamlessAxesNames.Name(req.Seamless)));
             if (req.InitialNoise != null) p.Extra.Add(new KeyValuePair<string, string>("Noise", "given"));

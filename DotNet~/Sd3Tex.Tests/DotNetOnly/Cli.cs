@@ -1,0 +1,35 @@
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using Sd3Tex.Cli;
+
+namespace Sd3Tex.Tests.DotNetOnly;
+
+/// <summary>Runs the command-line tool in-process exactly as `DotNet~/sd3tex` runs it, and names the tiny model.</summary>
+static class Cli
+{
+    public static (int code, string stdout, string stderr) Run(params string[] args)
+    {
+        var o = new StringWriter();
+        var e = new StringWriter();
+        int code = Program.Run(args, o, e);
+        return (code, o.ToString(), e.ToString());
+    }
+
+    /// <summary>The tiny fixture model: transformer, VAE, both CLIPs and T5, in separate files.</summary>
+    public static string[] TinyWeights => new[]
+    {
+        TestPaths.Fixture("mmdit-tiny-sd3m", "model.safetensors"), TestPaths.Fixture("vae-tiny", "model.safetensors"),
+        TestPaths.Fixture("clip-tiny", "model.safetensors"), TestPaths.Fixture("t5-tiny", "model.safetensors"),
+    };
+
+    public static string Tokenizers => Path.Combine(TestPaths.Shared, "tokenizers");
+
+    /// <summary>generate's options for the tiny model (plain C# reference, CLIP heads 2,2) followed by <paramref name="more"/>.</summary>
+    public static string[] Generate(params string[] more) =>
+        new[] { "generate", "--weights" }.Concat(TinyWeights)
+            .Concat(new[] { "--tokenizers", Tokenizers, "--clip-heads", "2,2", "--device", "reference" }).Concat(more).ToArray();
+
+    /// <summary>The path of the built tool, for tests that need a real process (dotnet sd3tex.dll ...).</summary>
+    public static string ToolDll => Path.Combine(Path.GetDirectoryName(typeof(Program).Assembly.Location)!, "sd3tex.dll");
+}

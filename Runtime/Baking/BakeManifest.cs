@@ -1,0 +1,311 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.IO;
+using System.Linq;
+using Sd3Tex.Generation;
+using Sd3Tex.Json;
+using Sd3Tex.Sampling;
+using Sd3Tex.Vae;
+
+namespace Sd3Tex.Baking
+{
+    /// <summary>A manifest that cannot be used: the message names the file, the field and what to change.</summary>
+    public sealed class BakeManifestException : FormatException
+    {
+        public BakeManifestException(string message, Exception inner = null) : base(message, inner) { }
+    }
+
+    /// <summary>
+    /// One texture of a manifest, or the manifest's defaults. Field names in JSON are the command line's option names in
+    /// snake_case: <c>name</c>, <c>prompt</c>, <c>negative</c>, <c>seed</c>, <c>count</c>, <c>steps</c>, <c>cfg</c>,
+    /// <c>shift</c>, <c>sampler</c>, <c>width</c>, <c>height</c>, <c>no_t5</c>, <c>seamless</c>, <c>noise</c>,
+    /// <c>clip_heads</c>. Null fields inherit (texture ← defaults ← the model family's preset).
+    /// </summary>
+    public sealed class BakeEntry
+    {
+        public string Name { get; set; }
+        public string Prompt { get; set; }
+        public string Negative { get; set; }
+        public long? Seed { get; set; }
+        public int? Count { get; set; }
+        public int? Steps { get; set; }
+        public float? Cfg { get; set; }
+        public float? Shift { get; set; }
+        /// <summary>"euler" or "dpmpp_2m".</summary>
+        public string Sampler { get; set; }
+        public int? Width { get; set; }
+        public int? Height { get; set; }
+        public bool? NoT5 { get; set; }
+        /// <summary>"x", "y", "xy" or "none".</summary>
+        public string Seamless { get; set; }
+        /// <summary>A safetensors file holding <c>noise</c> [count, 16, H/8, W/8], relative to the manifest.</summary>
+        public string Noise { get; set; }
+        /// <summary>"L,G": CLIP-L and CLIP-G attention heads (only needed for models whose heads cannot be inferred).</summary>
+        public string ClipHeads { get; set; }
+
+        /// <summary>The JSON field names an entry may have.</summary>
+        public static readonly string[] Fields =
+            { "name", "prompt", "negative", "seed", "count", "steps", "cfg", "shift", "sampler", "width", "height", "no_t5", "seamless", "noise", "clip_heads" };
+
+        public BakeEntry Clone() => (BakeEntry)MemberwiseClone();
+
+        /// <summary>This entry's fields, missing ones taken from <paramref name="defaults"/>.</summary>
+        public BakeEntry Over(BakeEntry defaults)
+        {
+            if (defaults == null) return Clone();
+            return new BakeEntry
+            {
+                Name = Name ?? defaults.Name, Prompt = Prompt ?? defaults.Prompt, Negative = Negative ?? defaults.Negative,
+                Seed = Seed ?? defaults.Seed, Count = Count ?? defaults.Count, Steps = Steps ?? defaults.Steps, Cfg = Cfg ?? defaults.Cfg,
+                Shift = Shift ?? defaults.Shift, Sampler = Sampler ?? defaults.Sampler, Width = Width ?? defaults.Width, Height = Height ?? defaults.Height,
+                NoT5 = NoT5 ?? defaults.NoT5, Seamless = Seamless ?? defaults.Seamless, Noise = Noise ?? defaults.Noise, ClipHeads = ClipHeads ?? defaults.ClipHeads,
+            };
+        }
+
+        internal static BakeEntry FromJson(JsonValue j, string where, bool isDefaults)
+        {
+            if (j.Kind != JsonKind.Object) throw new BakeManifestException($"{where} must be a JSON object.");
+            var e = new BakeEntry();
+            foreach (var kv in j.Properties)
+            {
+                string f = kv.Key, at = $"{where}.{f}";
+                var v = kv.Value;
+                if (v.IsNull) continue;
+                switch (f)
+                {
+                    case "name":
+                        if (isDefaults) throw new BakeManifestException($"{at}: a texture's name cannot be a default.");
+                        e.Name = Str(v, at); break;
+                    case "prompt": e.Prompt = Str(v, at); break;
+                    case "negative": e.Negative = Str(v, at); break;
+                    case "seed": e.Seed = Long(v, at); break;
+                    case "count": e.Count = Int(v, at); break;
+                    case "steps": e.Steps = Int(v, at); break;
+                    case "cfg": e.Cfg = (float)Num(v, at); break;
+                    case "shift": e.Shift = (float)Num(v, at); break;
+                    case "sampler": e.Sampler = Str(v, at); break;
+                    case "width": e.Width = Int(v, at); break;
+                    case "height": e.Height = Int(v, at); break;
+                    case "no_t5":
+                        if (v.Kind != JsonKind.Bool) throw new BakeManifestException($"{at} must be true or false.");
+                        e.NoT5 = v.AsBool; break;
+                    case "seamless": e.Seamless = Str(v, at); break;
+                    case "noise": e.Noise = Str(v, at); break;
+                    case "clip_heads": e.ClipHeads = Str(v, at); break;
+                    default:
+                        throw new BakeManifestException($"unknown field \"{f}\" in {where}. Known fields: {string.Join(", ", Fields.Where(x => !isDefaults || x != "name"))}.");
+                }
+            }
+            return e;
+        }
+
+        internal JsonValue ToJson()
+        {
+            var j = JsonValue.NewObject();
+            if (Name != null) j.Set("name", Name);
+            if (Prompt != null) j.Set("prompt", Prompt);
+            if (Negative != null) j.Set("negative", Negative);
+            if (Seed.HasValue) j.Set("seed", Seed.Value);
+            if (Count.HasValue) j.Set("count", Count.Value);
+            if (Steps.HasValue) j.Set("steps", Steps.Value);
+            if (Cfg.HasValue) j.Set("cfg", (double)(decimal)Cfg.Value);
+            if (Shift.HasValue) j.Set("shift", (double)(decimal)Shift.Value);
+            if (Sampler != null) j.Set("sampler", Sampler);
+            if (Width.HasValue) j.Set("width", Width.Value);
+            if (Height.HasValue) j.Set("height", Height.Value);
+            if (NoT5.HasValue) j.Set("no_t5", NoT5.Value);
+            if (Seamless != null) j.Set("seamless", Seamless);
+            if (Noise != null) j.Set("noise", Noise);
+            if (ClipHeads != null) j.Set("clip_heads", ClipHeads);
+            return j;
+        }
+
+        static string Str(JsonValue v, string at) =>
+            v.Kind == JsonKind.String ? v.AsString : throw new BakeManifestException($"{at} must be a string.");
+
+        static double Num(JsonValue v, string at) =>
+            v.Kind == JsonKind.Number ? v.AsDouble : throw new BakeManifestException($"{at} must be a number.");
+
+        static long Long(JsonValue v, string at)
+        {
+            if (v.Kind != JsonKind.Number || !v.IsInteger) throw new BakeManifestException($"{at} must be an integer.");
+            return v.AsLong;
+        }
+
+        static int Int(JsonValue v, string at)
+        {
+            long l = Long(v, at);
+            if (l < int.MinValue || l > int.MaxValue) throw new BakeManifestException($"{at} is out of range.");
+            return (int)l;
+        }
+
+        /// <summary>The generation request of this (merged) entry; <paramref name="baseDirectory"/> resolves <see cref="Noise"/>.</summary>
+        public GenerationRequest ToRequest(string baseDirectory)
+        {
+            var r = new GenerationRequest
+            {
+                Prompt = Prompt ?? "", NegativePrompt = Negative ?? "", Seed = Seed ?? 0, Count = Count ?? 1,
+                Width = Width ?? 1024, Height = Height ?? 1024, Steps = Steps, Cfg = Cfg, Shift = Shift, UseT5 = !(NoT5 ?? false),
+            };
+            if (Sampler != null)
+            {
+                if (!SamplerNames.TryParse(Sampler, out var s)) throw new BakeManifestException($"sampler \"{Sampler}\" is not euler or dpmpp_2m.");
+                r.Sampler = s;
+            }
+            if (Seamless != null)
+            {
+                if (!SeamlessAxesNames.TryParse(Seamless, out var axes)) throw new BakeManifestException($"seamless \"{Seamless}\" is not x, y, xy or none.");
+                r.Seamless = axes;
+            }
+            if (Noise != null) r.InitialNoise = NoiseFile.Read(ResolvePath(baseDirectory, Noise), r.Count, r.Height, r.Width);
+            return r;
+        }
+
+        internal static string ResolvePath(string baseDirectory, string path) =>
+            Path.IsPathRooted(path) || string.IsNullOrEmpty(baseDirectory) ? path : Path.GetFullPath(Path.Combine(baseDirectory, path));
+    }
+
+    /// <summary>
+    /// A bake: the model, an output folder and the textures to make. Its JSON (paths relative to the manifest):
+    /// <code>
+    /// {"weights": ["..."], "tokenizers": "...", "output": "textures",
+    ///  "defaults": {"steps": 28, "cfg": 5.0, "width": 1024, "height": 1024, "seamless": "xy", "clip_heads": "12,20"},
+    ///  "textures": [{"name": "mossy_brick", "prompt": "...", "seed": 7}, {"name": "lava", "prompt": "...", "negative": "..."}]}
+    /// </code>
+    /// Each texture is written to <c>&lt;output&gt;/&lt;name&gt;.png</c>, or <c>&lt;name&gt;_&lt;i&gt;.png</c> when its count
+    /// is above 1. Unknown fields are an error that names the field.
+    /// </summary>
+    public sealed class BakeManifest
+    {
+        /// <summary>The folder relative paths are resolved against (the manifest's folder).</summary>
+        public string BaseDirectory { get; set; } = "";
+        public List<string> Weights { get; set; } = new List<string>();
+        public string Tokenizers { get; set; }
+        public string Output { get; set; } = "textures";
+        /// <summary>The device (a command line <c>--device</c> overrides it); null = auto.</summary>
+        public string Device { get; set; }
+        public BakeEntry Defaults { get; set; } = new BakeEntry();
+        public List<BakeEntry> Textures { get; set; } = new List<BakeEntry>();
+
+        public static readonly string[] Fields = { "weights", "tokenizers", "output", "device", "defaults", "textures" };
+
+        /// <summary>Reads and checks a manifest file.</summary>
+        public static BakeManifest Load(string path)
+        {
+            if (!File.Exists(path)) throw new FileNotFoundException($"bake manifest not found: {path}", path);
+            string text = File.ReadAllText(path);
+            try { return Parse(text, Path.GetDirectoryName(Path.GetFullPath(path))); }
+            catch (BakeManifestException e) { throw new BakeManifestException($"{path}: {e.Message}", e); }
+        }
+
+        /// <summary>Parses and checks a manifest; relative paths resolve against <paramref name="baseDirectory"/>.</summary>
+        public static BakeManifest Parse(string json, string baseDirectory)
+        {
+            JsonValue j;
+            try { j = JsonValue.Parse(json); }
+            catch (FormatException e) { throw new BakeManifestException("the manifest is not valid JSON: " + e.Message, e); }
+            if (j.Kind != JsonKind.Object) throw new BakeManifestException("the manifest must be a JSON object with \"weights\", \"output\" and \"textures\".");
+            var m = new BakeManifest { BaseDirectory = baseDirectory ?? "" };
+            foreach (var kv in j.Properties)
+            {
+                var v = kv.Value;
+                switch (kv.Key)
+                {
+                    case "weights":
+                        m.Weights.Clear();
+                        if (v.Kind == JsonKind.String) m.Weights.Add(v.AsString);
+                        else if (v.Kind == JsonKind.Array && v.Items.All(x => x.Kind == JsonKind.String)) m.Weights.AddRange(v.Items.Select(x => x.AsString));
+                        else throw new BakeManifestException("\"weights\" must be a path or a list of paths.");
+                        break;
+                    case "tokenizers": m.Tokenizers = v.IsNull ? null : v.Kind == JsonKind.String ? v.AsString : throw new BakeManifestException("\"tokenizers\" must be a path."); break;
+                    case "output": m.Output = v.Kind == JsonKind.String ? v.AsString : throw new BakeManifestException("\"output\" must be a folder path."); break;
+                    case "device": m.Device = v.IsNull ? null : v.Kind == JsonKind.String ? v.AsString : throw new BakeManifestException("\"device\" must be a string."); break;
+                    case "defaults": m.Defaults = BakeEntry.FromJson(v, "defaults", true); break;
+                    case "textures":
+                        if (v.Kind != JsonKind.Array) throw new BakeManifestException("\"textures\" must be a list of objects.");
+                        m.Textures.Clear();
+                        for (int i = 0; i < v.Items.Count; i++) m.Textures.Add(BakeEntry.FromJson(v.Items[i], $"textures[{i}]", false));
+                        break;
+                    default:
+                        throw new BakeManifestException($"unknown field \"{kv.Key}\" at the top level. Known fields: {string.Join(", ", Fields)}.");
+                }
+            }
+            m.Check();
+            return m;
+        }
+
+        /// <summary>Throws <see cref="BakeManifestException"/> for a manifest that cannot be baked (missing weights, names
+        /// missing, repeated or unusable as file names).</summary>
+        public void Check()
+        {
+            if (Weights == null || Weights.Count == 0) throw new BakeManifestException("\"weights\" is missing: list the model's .safetensors file(s) or its diffusers folder.");
+            if (string.IsNullOrWhiteSpace(Output)) throw new BakeManifestException("\"output\" is empty: name the folder the textures go to.");
+            var seen = new Dictionary<string, int>(StringComparer.OrdinalIgnoreCase);
+            var bad = Path.GetInvalidFileNameChars().Concat(new[] { '/', '\\', ':', '*', '?', '"', '<', '>', '|' }).ToArray();
+            for (int i = 0; i < Textures.Count; i++)
+            {
+                string name = Textures[i].Name;
+                if (string.IsNullOrWhiteSpace(name)) throw new BakeManifestException($"textures[{i}] has no \"name\".");
+                if (name.IndexOfAny(bad) >= 0 || name == "." || name == ".." || name.Trim() != name)
+                    throw new BakeManifestException($"textures[{i}].name \"{name}\" cannot be a file name: use letters, digits, '_' and '-'.");
+                if (seen.TryGetValue(name, out int first)) throw new BakeManifestException($"textures[{i}].name \"{name}\" repeats textures[{first}]'s name (names are file names and must be unique).");
+                seen[name] = i;
+            }
+        }
+
+        /// <summary>The output folder as an absolute path.</summary>
+        public string OutputDirectory => BakeEntry.ResolvePath(BaseDirectory, Output);
+
+        /// <summary>The weights as absolute paths (a <c>role=path</c> entry keeps its role).</summary>
+        public List<string> ResolvedWeights() => Weights.Select(w =>
+        {
+            int eq = w.IndexOf('=');
+            if (eq > 0 && !File.Exists(BakeEntry.ResolvePath(BaseDirectory, w)) && !Directory.Exists(BakeEntry.ResolvePath(BaseDirectory, w)))
+                return w.Substring(0, eq + 1) + BakeEntry.ResolvePath(BaseDirectory, w.Substring(eq + 1));
+            return BakeEntry.ResolvePath(BaseDirectory, w);
+        }).ToList();
+
+        public string ResolvedTokenizers() => Tokenizers == null ? null : BakeEntry.ResolvePath(BaseDirectory, Tokenizers);
+
+        /// <summary>The manifest as JSON (paths as written).</summary>
+        public string ToJson()
+        {
+            var j = JsonValue.NewObject();
+            j.Set("weights", JsonValue.NewArray(Weights.Select(JsonValue.From)));
+            if (Tokenizers != null) j.Set("tokenizers", Tokenizers);
+            j.Set("output", Output);
+            if (Device != null) j.Set("device", Device);
+            j.Set("defaults", (Defaults ?? new BakeEntry()).ToJson());
+            j.Set("textures", JsonValue.NewArray(Textures.Select(t => t.ToJson())));
+            return j.ToJson(true);
+        }
+
+        /// <summary>The PNG paths of a texture: <c>name.png</c>, or <c>name_0.png</c> … when its count is above 1.</summary>
+        public IReadOnlyList<string> OutputsOf(BakeEntry texture)
+        {
+            int count = texture.Over(Defaults).Count ?? 1;
+            string dir = OutputDirectory;
+            if (count <= 1) return new[] { Path.Combine(dir, texture.Name + ".png") };
+            var r = new string[count];
+            for (int i = 0; i < count; i++) r[i] = Path.Combine(dir, texture.Name + "_" + i.ToString(CultureInfo.InvariantCulture) + ".png");
+            return r;
+        }
+    }
+
+    /// <summary>Reads the <c>noise</c> tensor [count, 16, H/8, W/8] of a safetensors file.</summary>
+    public static class NoiseFile
+    {
+        public static float[] Read(string path, int count, int height, int width)
+        {
+            using (var f = Checkpoints.SafetensorsFile.Open(path))
+            {
+                var t = f["noise"] ?? throw new Checkpoints.CheckpointException(path, "has no tensor \"noise\" ([count, 16, H/8, W/8]).");
+                long[] expected = { count, GenerationRequest.LatentChannels, height / GenerationRequest.VaeScale, width / GenerationRequest.VaeScale };
+                if (!t.Shape.SequenceEqual(expected))
+                    throw new Checkpoints.CheckpointException(path, $"\"noise\" has shape [{string.Join(", ", t.Shape)}]; [{string.Join(", ", expected)}] is needed for {count} image(s) of {width}x{height}.");
+                return f.ReadFloats(t);
+            }
+        }
+    }
+}
