@@ -1,6 +1,6 @@
 using System;
 using System.Collections.Generic;
-using System.Globalization;
+using Sd3Tex.Baking;
 
 namespace Sd3Tex.Authoring
 {
@@ -13,6 +13,7 @@ namespace Sd3Tex.Authoring
     {
         /// <summary>The manifest: a BakeManifest asset path (.asset) or a JSON manifest file (.json).</summary>
         public string Manifest { get; private set; }
+        /// <summary>0-based shard index; the command line writes it 1-based, as <c>sd3tex bake --shard i/n</c> does.</summary>
         public int ShardIndex { get; private set; }
         public int ShardCount { get; private set; } = 1;
         /// <summary>Overrides the manifest's device; null keeps it.</summary>
@@ -36,11 +37,8 @@ namespace Sd3Tex.Authoring
                     case "-manifest": r.Manifest = Value(args, ref i, a); break;
                     case "-shard":
                         string s = Value(args, ref i, a);
-                        int slash = s.IndexOf('/');
-                        if (slash <= 0 || !int.TryParse(s.Substring(0, slash), NumberStyles.None, CultureInfo.InvariantCulture, out int index) ||
-                            !int.TryParse(s.Substring(slash + 1), NumberStyles.None, CultureInfo.InvariantCulture, out int count) || count < 1 || index >= count)
-                            throw new ArgumentException($"-shard {s}: write i/n with 0 ≤ i < n, e.g. -shard 0/4 for the first of four machines.\nUsage: {Usage}");
-                        r.ShardIndex = index; r.ShardCount = count;
+                        try { BakeShard.Parse(s, out int index, out int count); r.ShardIndex = index; r.ShardCount = count; }
+                        catch (FormatException e) { throw new ArgumentException($"-shard {s}: {e.Message}\nUsage: {Usage}", e); }
                         break;
                     case "-device": r.Device = Value(args, ref i, a); break;
                 }

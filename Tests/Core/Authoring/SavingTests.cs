@@ -161,7 +161,7 @@ namespace Sd3Tex.Tests.Authoring
         public void ReadsItsOptionsAmongUnitys()
         {
             var a = BatchBakeArgs.Parse(new[] { "/opt/Unity", "-batchmode", "-projectPath", "/p", "-executeMethod", "Sd3Tex.Editor.BatchBake.Run",
-                                               "-manifest", "Assets/Bake/Textures.asset", "-shard", "1/4", "-device", "cuda", "-quit" });
+                                               "-manifest", "Assets/Bake/Textures.asset", "-shard", "2/4", "-device", "cuda", "-quit" });
             Assert.That((a.Manifest, a.ShardIndex, a.ShardCount, a.Device, a.IsJson), Is.EqualTo(("Assets/Bake/Textures.asset", 1, 4, "cuda", false)));
             var b = BatchBakeArgs.Parse(new[] { "-manifest", "bake/textures.JSON" });
             Assert.That((b.ShardIndex, b.ShardCount, b.Device, b.IsJson), Is.EqualTo((0, 1, (string)null, true)));
@@ -170,10 +170,10 @@ namespace Sd3Tex.Tests.Authoring
         [TestCase(new[] { "-batchmode" }, "no -manifest")]
         [TestCase(new[] { "-manifest" }, "-manifest needs a value")]
         [TestCase(new[] { "-manifest", "-quit" }, "-manifest needs a value")]
-        [TestCase(new[] { "-manifest", "m.asset", "-shard", "4/4" }, "0 ≤ i < n")]
-        [TestCase(new[] { "-manifest", "m.asset", "-shard", "a/b" }, "0 ≤ i < n")]
-        [TestCase(new[] { "-manifest", "m.asset", "-shard", "2" }, "0 ≤ i < n")]
-        [TestCase(new[] { "-manifest", "m.asset", "-shard", "0/0" }, "0 ≤ i < n")]
+        [TestCase(new[] { "-manifest", "m.asset", "-shard", "5/4" }, "1 ≤ i ≤ n")]
+        [TestCase(new[] { "-manifest", "m.asset", "-shard", "0/4" }, "1 ≤ i ≤ n")]
+        [TestCase(new[] { "-manifest", "m.asset", "-shard", "a/b" }, "1 ≤ i ≤ n")]
+        [TestCase(new[] { "-manifest", "m.asset", "-shard", "2" }, "1 ≤ i ≤ n")]
         public void BadCommandLinesSayWhatToWrite(string[] args, string expected)
         {
             Assert.That(() => BatchBakeArgs.Parse(args), Throws.InstanceOf<ArgumentException>().With.Message.Contains(expected).And.Message.Contains("Usage:"));
