@@ -21,6 +21,7 @@ meta_body() { # $1 = relative path
   case "$p" in
     *.cs) printf 'MonoImporter:\n  externalObjects: {}\n  serializedVersion: 2\n  defaultReferences: []\n  executionOrder: 0\n  icon: {instanceID: 0}\n  userData: \n  assetBundleName: \n  assetBundleVariant: \n' ;;
     *.asmdef) printf 'AssemblyDefinitionImporter:\n  externalObjects: {}\n  userData: \n  assetBundleName: \n  assetBundleVariant: \n' ;;
+    *.asset) printf 'NativeFormatImporter:\n  externalObjects: {}\n  mainObjectFileID: 11400000\n  userData: \n  assetBundleName: \n  assetBundleVariant: \n' ;;
     *.md|*.json|*.txt) printf 'TextScriptImporter:\n  externalObjects: {}\n  userData: \n  assetBundleName: \n  assetBundleVariant: \n' ;;
     *.dll) cat <<'DLL'
 PluginImporter:
@@ -80,4 +81,20 @@ while IFS= read -r -d '' m; do
   m="${m#./}"
   if [ ! -e "${m%.meta}" ]; then echo "orphaned: $m"; status=1; fi
 done < <(find . -mindepth 1 \( -name '.*' -o -name '*~' \) -prune -o -name '*.meta' -print0 | sort -z)
+
+# Samples~ is ignored until a sample is imported; then its files are copied into Assets/. Files (not the sample
+# folders, which Unity creates) carry a .meta so their GUIDs, and references between them, survive the import.
+if [ -d "Samples~" ]; then
+  while IFS= read -r -d '' p; do
+    p="${p#./}"
+    if [ ! -e "$p.meta" ]; then
+      if [ $check = 1 ]; then echo "missing: $p.meta"; status=1
+      else meta_body "$p" > "$p.meta"; echo "created: $p.meta"; fi
+    fi
+  done < <(find ./Samples~ -mindepth 2 -name '.*' -prune -o -type f ! -name '*.meta' -print0 | sort -z)
+  while IFS= read -r -d '' m; do
+    m="${m#./}"
+    if [ ! -e "${m%.meta}" ]; then echo "orphaned: $m"; status=1; fi
+  done < <(find ./Samples~ -mindepth 2 -name '*.meta' -print0 | sort -z)
+fi
 exit $status

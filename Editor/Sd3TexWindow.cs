@@ -1,0 +1,528 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.IO;
+using System.Threading;
+using System.Threading.Tasks;
+using Sd3Tex.Authoring;
+using Sd3Tex.Generation;
+using Sd3Tex.Sampling;
+using UnityEditor;
+using UnityEngine;
+using UnityEngine.UIElements;
+using Debug = UnityEngine.Debug;
+
+namespace Sd3Tex.Editor
+{
+    /// <summary>
+    /// Window ▸ SD3 Texture Generator: model settings, prompt and settings, Generate / Cancel, a preview grid with a
+    /// tiled 2×2 view, Save to Assets, and the history of past generations. The logic lives in the engine-free
+    /// <see cref="GenerationForm"/>, <see cref="ModelSettings"/>, <see cref="GenerationHistory"/> and
+    /// <see cref="GeneratorCache"/>; this class only binds them to UI Toolkit.
+    /// </summary>
+    public sealed class Sd3TexWindow : EditorWindow
+    {
+        const string Title = "SD3 Texture Generator";
+
+        [SerializeField] GenerationForm form = new GenerationForm();
+        [SerializeField] string saveFolder = "Assets/Textures/Generated";
+
+        ModelSettings _settings;
+        GenerationHistory _history;
+        readonly System.Random _random = new System.Random();
+        readonly List<Result> _results = new List<Result>();
+        EditorJob _job;
+
+        // UI
+        TextField _weights, _tokenizers;
+        DropdownField _device;
+        IntegerField _budget;
+        EnumField _residency;
+        Label _status;
+        TextField _prompt, _negative;
+        EnumField _size, _sampler, _seedMode;
+        IntegerField _width, _height, _steps, _batch;
+        FloatField _cfg, _shift;
+        LongField _seed;
+        Toggle _seamlessX, _seamlessY, _useT5;
+        VisualElement _messages, _grid, _historyList;
+        Button _generate, _cancel;
+        ProgressBar _progress;
+        TextField _folder;
+
+        sealed class Result
+        {
+            public GeneratedImage Image;
+            public Texture2D Texture;
+            public string HistoryId;
+        }
+
+        [MenuItem("Window/SD3 Texture Generator")]
+        public static void Open() => GetWindow<Sd3TexWindow>(Title);
+
+        void OnEnable()
+        {
+            _settings = ProjectPaths.LoadSettings();
+            _history = GenerationHistory.Load(ProjectPaths.History);
+            if (_history.LoadProblem != null) Debug.LogWarning("SD3 Texture Generator: " + _history.LoadProblem);
+        }
+
+        void OnDisable()
+        {
+            _job?.Cancel();
+            ClearResults();
+        }
+
+        #region Building the UI
+
+        void CreateGUI()
+        {
+            var scroll = new ScrollView();
+            rootVisualElement.Add(scroll);
+
+            var model = Section(scroll, "Model");
+            _weights = new TextField("Weights (one per line)") { multiline = true, isDelayed = true, value = string.Join("\n", _settings.Weights) };
+            _weights.style.minHeight = 48;
+            _weights.RegisterValueChangedCallback(e => { _settings.Weights = SplitLines(e.newValue); SaveSettings(); });
+            model.Add(_weights);
+            model.Add(Row(Btn("Add files…", AddWeightFile), Btn("Add diffusers folder…", AddWeightFolder)));
+            _tokenizers = new TextField("Tokenizers") { isDelayed = true, value = _settings.Tokenizers };
+            _tokenizers.RegisterValueChangedCallback(e => { _settings.Tokenizers = e.newValue.Trim(); SaveSettings(); });
+            model.Add(Row(Grow(_tokenizers), Btn("…", PickTokenizers)));
+            var devices = new List<string>(ModelSettings.DeviceChoices);
+            if (!devices.Contains(_settings.Device)) devices.Add(_settings.Device);
+            _device = new DropdownField("Device", devices, Math.Max(0, devices.IndexOf(_settings.Device)));
+            _device.RegisterValueChangedCallback(e => { _settings.Device = e.newValue; SaveSettings(); });
+            model.Add(_device);
+            _budget = new IntegerField("Memory budget (MiB, 0 = all)") { value = _settings.MemoryBudgetMiB, isDelayed = true };
+            _budget.RegisterValueChangedCallback(e => { _settings.MemoryBudgetMiB = e.newValue; SaveSettings(); });
+            model.Add(_budget);
+            _residency = new EnumField("Residency", _settings.Residency);
+            _residency.RegisterValueChangedCallback(e => { _settings.Residency = (Residency)e.newValue; SaveSettings(); });
+            model.Add(_residency);
+            model.Add(Row(Btn("Load model", () => Run(loadOnly: true)), Btn("Release model", ReleaseModel)));
+            _status = Wrapped(new Label());
+            model.Add(_status);
+
+            var prompt = Section(scroll, "Prompt");
+            _prompt = new TextField("Prompt") { multiline = true, value = form.Prompt };
+            _prompt.style.minHeight = 48;
+            _prompt.RegisterValueChangedCallback(e => { form.Prompt = e.newValue; Validate(); });
+            prompt.Add(_prompt);
+            _negative = new TextField("Negative prompt") { multiline = true, value = form.NegativePrompt };
+            _negative.RegisterValueChangedCallback(e => { form.NegativePrompt = e.newValue; Validate(); });
+            prompt.Add(_negative);
+
+            var settings = Section(scroll, "Settings");
+            _size = new EnumField("Size", form.Size);
+            _size.RegisterValueChangedCallback(e => { form.Size = (SizePreset)e.newValue; Refresh(); });
+            _width = new IntegerField("Width") { value = form.Width, isDelayed = true };
+            _width.RegisterValueChangedCallback(e => { form.Width = e.newValue; Validate(); });
+            _height = new IntegerField("Height") { value = form.Height, isDelayed = true };
+            _height.RegisterValueChangedCallback(e => { form.Height = e.newValue; Validate(); });
+            settings.Add(_size);
+            settings.Add(_width);
+            settings.Add(_height);
+            _steps = new IntegerField("Steps") { isDelayed = true };
+            _steps.RegisterValueChangedCallback(e => { form.Steps = e.newValue; Validate(); });
+            _cfg = new FloatField("CFG") { isDelayed = true };
+            _cfg.RegisterValueChangedCallback(e => { form.Cfg = e.newValue; Validate(); });
+            _shift = new FloatField("Shift") { isDelayed = true };
+            _shift.RegisterValueChangedCallback(e => { form.Shift = e.newValue; Validate(); });
+            _sampler = new EnumField("Sampler", form.Sampler);
+            _sampler.RegisterValueChangedCallback(e => { form.Sampler = (SamplerKind)e.newValue; Validate(); });
+            settings.Add(_steps);
+            settings.Add(_cfg);
+            settings.Add(_shift);
+            settings.Add(_sampler);
+            settings.Add(Row(Btn("Use the model family's preset", () => { form.ApplyPreset(form.PresetFamily); Refresh(); })));
+            _seedMode = new EnumField("Seed", form.SeedMode);
+            _seedMode.RegisterValueChangedCallback(e => { form.SeedMode = (SeedMode)e.newValue; Refresh(); });
+            _seed = new LongField("Seed value") { value = form.Seed, isDelayed = true };
+            _seed.RegisterValueChangedCallback(e => { form.Seed = e.newValue; form.SeedMode = SeedMode.Locked; Refresh(); });
+            settings.Add(_seedMode);
+            settings.Add(_seed);
+            _batch = new IntegerField("Batch count") { value = form.BatchCount, isDelayed = true };
+            _batch.RegisterValueChangedCallback(e => { form.BatchCount = e.newValue; Validate(); });
+            settings.Add(_batch);
+            _seamlessX = new Toggle("Seamless X") { value = form.SeamlessX };
+            _seamlessX.RegisterValueChangedCallback(e => { form.SeamlessX = e.newValue; Validate(); });
+            _seamlessY = new Toggle("Seamless Y") { value = form.SeamlessY };
+            _seamlessY.RegisterValueChangedCallback(e => { form.SeamlessY = e.newValue; Validate(); });
+            _useT5 = new Toggle("Use T5-XXL") { value = form.UseT5 };
+            _useT5.RegisterValueChangedCallback(e => { form.UseT5 = e.newValue; Validate(); });
+            settings.Add(_seamlessX);
+            settings.Add(_seamlessY);
+            settings.Add(_useT5);
+
+            _messages = new VisualElement();
+            scroll.Add(_messages);
+            _generate = Btn("Generate", () => Run(loadOnly: false));
+            _cancel = Btn("Cancel", () => _job?.Cancel());
+            scroll.Add(Row(Grow(_generate), _cancel));
+            _progress = new ProgressBar { title = "" };
+            scroll.Add(_progress);
+
+            var results = Section(scroll, "Results");
+            _folder = new TextField("Save folder") { value = saveFolder, isDelayed = true };
+            _folder.RegisterValueChangedCallback(e => saveFolder = e.newValue);
+            results.Add(Row(Grow(_folder), Btn("…", PickSaveFolder), Btn("Save all", SaveAll)));
+            _grid = new VisualElement();
+            _grid.style.flexDirection = FlexDirection.Row;
+            _grid.style.flexWrap = Wrap.Wrap;
+            results.Add(_grid);
+
+            var history = Section(scroll, "History");
+            history.Add(Row(Btn("Clear history", () => { _history.Clear(); RefreshHistory(); })));
+            _historyList = new VisualElement();
+            history.Add(_historyList);
+
+            Refresh();
+            RefreshHistory();
+            RefreshStatus();
+        }
+
+        static Foldout Section(VisualElement parent, string title)
+        {
+            var f = new Foldout { text = title, value = true };
+            parent.Add(f);
+            return f;
+        }
+
+        static VisualElement Row(params VisualElement[] children)
+        {
+            var row = new VisualElement();
+            row.style.flexDirection = FlexDirection.Row;
+            foreach (var c in children) row.Add(c);
+            return row;
+        }
+
+        static Button Btn(string text, Action onClick) => new Button(onClick) { text = text };
+
+        static T Grow<T>(T e) where T : VisualElement
+        {
+            e.style.flexGrow = 1;
+            return e;
+        }
+
+        static Label Wrapped(Label l)
+        {
+            l.style.whiteSpace = WhiteSpace.Normal;
+            return l;
+        }
+
+        static List<string> SplitLines(string text)
+        {
+            var r = new List<string>();
+            foreach (var line in (text ?? "").Split('\n'))
+                if (line.Trim().Length > 0) r.Add(line.Trim());
+            return r;
+        }
+
+        #endregion
+
+        #region Refreshing
+
+        /// <summary>Puts the form's values into the fields (without raising their change events) and revalidates.</summary>
+        void Refresh()
+        {
+            if (_prompt == null) return;
+            _prompt.SetValueWithoutNotify(form.Prompt);
+            _negative.SetValueWithoutNotify(form.NegativePrompt);
+            _size.SetValueWithoutNotify(form.Size);
+            bool custom = form.Size == SizePreset.Custom;
+            _width.SetValueWithoutNotify(form.EffectiveWidth);
+            _height.SetValueWithoutNotify(form.EffectiveHeight);
+            _width.SetEnabled(custom);
+            _height.SetEnabled(custom);
+            _steps.SetValueWithoutNotify(form.Steps);
+            _cfg.SetValueWithoutNotify(form.Cfg);
+            _shift.SetValueWithoutNotify(form.Shift);
+            _sampler.SetValueWithoutNotify(form.Sampler);
+            _seedMode.SetValueWithoutNotify(form.SeedMode);
+            _seed.SetValueWithoutNotify(form.Seed);
+            _batch.SetValueWithoutNotify(form.BatchCount);
+            _seamlessX.SetValueWithoutNotify(form.SeamlessX);
+            _seamlessY.SetValueWithoutNotify(form.SeamlessY);
+            _useT5.SetValueWithoutNotify(form.UseT5);
+            Validate();
+        }
+
+        /// <summary>Shows the settings' and the form's messages; Generate is enabled only when there are no errors.</summary>
+        List<FormMessage> Validate()
+        {
+            var messages = _settings.Check(ProjectPaths.Root);
+            var generator = GeneratorCache.Shared.TryGetOpen(_settings.ToGeneratorOptions(ProjectPaths.Root));
+            messages.AddRange(form.Validate(generator == null ? null : ModelFacts.Of(generator)));
+            if (_messages == null) return messages;
+            _messages.Clear();
+            foreach (var m in messages)
+                _messages.Add(new HelpBox(m.Text, m.Severity == MessageSeverity.Error ? HelpBoxMessageType.Error : HelpBoxMessageType.Warning));
+            bool busy = _job != null;
+            _generate.SetEnabled(!busy && !FormMessage.AnyErrors(messages));
+            _cancel.SetEnabled(busy);
+            return messages;
+        }
+
+        void RefreshStatus()
+        {
+            if (_status == null) return;
+            var generator = GeneratorCache.Shared.TryGetOpen(_settings.ToGeneratorOptions(ProjectPaths.Root));
+            _status.text = ModelStatus.Describe(generator);
+        }
+
+        void RefreshHistory()
+        {
+            if (_historyList == null) return;
+            _historyList.Clear();
+            if (_history.Entries.Count == 0) _historyList.Add(new Label("No generations yet."));
+            foreach (var entry in _history.Entries)
+            {
+                var e = entry;
+                var label = Grow(Wrapped(new Label($"{e.Time.ToLocalTime():yyyy-MM-dd HH:mm}  {e.Summary()}")));
+                label.tooltip = e.ToRequest().ToString() + (e.Outputs.Count > 0 ? "\nSaved: " + string.Join(", ", e.Outputs) : "");
+                _historyList.Add(Row(label, Btn("Re-run", () => Rerun(e)), Btn("Use", () => { form.Load(e.ToRequest(), e.Family); Refresh(); }),
+                                     Btn("×", () => { _history.Remove(e.Id); RefreshHistory(); })));
+            }
+        }
+
+        void SaveSettings()
+        {
+            try { _settings.Save(ProjectPaths.Settings); }
+            catch (Exception e) when (e is IOException || e is UnauthorizedAccessException)
+            {
+                Debug.LogError($"SD3 Texture Generator: could not save {ProjectPaths.Settings}: {e.Message}");
+            }
+            Validate();
+            RefreshStatus();
+        }
+
+        #endregion
+
+        #region Model files
+
+        void AddWeightFile()
+        {
+            string path = EditorUtility.OpenFilePanel("Add a model file (.safetensors)", ProjectPaths.Root, "safetensors");
+            if (string.IsNullOrEmpty(path)) return;
+            AddWeight(path);
+        }
+
+        void AddWeightFolder()
+        {
+            string path = EditorUtility.OpenFolderPanel("Add a diffusers model folder (with model_index.json)", ProjectPaths.Root, "");
+            if (string.IsNullOrEmpty(path)) return;
+            AddWeight(path);
+        }
+
+        void AddWeight(string path)
+        {
+            _settings.Weights.Add(ModelSettings.MakeRelative(ProjectPaths.Root, path));
+            _weights.SetValueWithoutNotify(string.Join("\n", _settings.Weights));
+            SaveSettings();
+        }
+
+        void PickTokenizers()
+        {
+            string path = EditorUtility.OpenFolderPanel("Tokenizer folder (clip/ and t5/)", ProjectPaths.Root, "");
+            if (string.IsNullOrEmpty(path)) return;
+            _settings.Tokenizers = ModelSettings.MakeRelative(ProjectPaths.Root, path);
+            _tokenizers.SetValueWithoutNotify(_settings.Tokenizers);
+            SaveSettings();
+        }
+
+        void ReleaseModel()
+        {
+            _job?.Cancel();
+            GeneratorCache.Shared.Release();
+            RefreshStatus();
+            Validate();
+        }
+
+        #endregion
+
+        #region Generating
+
+        void Rerun(HistoryEntry entry)
+        {
+            form.Load(entry.ToRequest(), entry.Family);
+            Refresh();
+            Run(loadOnly: false);
+        }
+
+        /// <summary>Opens the model (first use) and, unless <paramref name="loadOnly"/>, generates the form's request
+        /// as a background task.</summary>
+        async void Run(bool loadOnly)
+        {
+            if (_job != null) return;
+            var settingsProblems = _settings.Check(ProjectPaths.Root);
+            if (FormMessage.AnyErrors(settingsProblems))
+            {
+                Validate();
+                return;
+            }
+            var options = _settings.ToGeneratorOptions(ProjectPaths.Root);
+            var job = EditorJob.Start(Title, loadOnly ? "loading the model" : form.Prompt);
+            _job = job;
+            var mainThread = SynchronizationContext.Current;
+            var progress = new JobProgress(job, mainThread, this);
+            Validate();
+            try
+            {
+                var generator = await GeneratorCache.Shared.OpenAsync(options, progress, job.Token);
+                if (form.OnModelFamily(generator.Family)) Refresh();
+                RefreshStatus();
+                if (loadOnly)
+                {
+                    job.Finish(Progress.Status.Succeeded);
+                    return;
+                }
+                if (FormMessage.AnyErrors(form.Validate(ModelFacts.Of(generator))))
+                {
+                    job.Finish(Progress.Status.Failed);
+                    return;
+                }
+                var request = form.ToRequest(form.NextSeed(_random));
+                _seed.SetValueWithoutNotify(form.Seed);
+                var clock = Stopwatch.StartNew();
+                var result = await GeneratorCache.Shared.GenerateAsync(options, request, progress, job.Token);
+                var entry = _history.Add(HistoryEntry.From(result.Request, generator.ModelName, generator.Family, generator.DeviceDescription, clock.Elapsed));
+                ShowResults(result, entry.Id);
+                RefreshHistory();
+                foreach (var w in result.Warnings) Debug.LogWarning("SD3 Texture Generator: " + w);
+                job.Finish(Progress.Status.Succeeded);
+            }
+            catch (OperationCanceledException)
+            {
+                job.Finish(Progress.Status.Canceled);
+            }
+            catch (Exception e)
+            {
+                job.Finish(Progress.Status.Failed);
+                Debug.LogError("SD3 Texture Generator: " + e.Message);
+                if (_messages != null) _messages.Add(new HelpBox(e.Message, HelpBoxMessageType.Error));
+            }
+            finally
+            {
+                if (_job == job) _job = null;
+                if (_progress != null) { _progress.value = 0; _progress.title = ""; }
+                if (_generate != null)
+                {
+                    _generate.SetEnabled(true);
+                    _cancel.SetEnabled(false);
+                }
+                RefreshStatus();
+            }
+        }
+
+        /// <summary>Progress into the Background Tasks window (thread-safe) and the window's bar (on the main thread).</summary>
+        sealed class JobProgress : IProgress<GenerationProgress>
+        {
+            readonly EditorJob _job;
+            readonly SynchronizationContext _main;
+            readonly Sd3TexWindow _window;
+
+            public JobProgress(EditorJob job, SynchronizationContext main, Sd3TexWindow window)
+            {
+                _job = job; _main = main; _window = window;
+            }
+
+            public void Report(GenerationProgress p)
+            {
+                _job.Report(p);
+                _main.Post(_ =>
+                {
+                    if (_window == null || _window._progress == null) return;
+                    _window._progress.value = (float)(p.Fraction * 100);
+                    _window._progress.title = p.ToString();
+                }, null);
+            }
+        }
+
+        #endregion
+
+        #region Results
+
+        void ShowResults(GenerationResult result, string historyId)
+        {
+            ClearResults();
+            foreach (var image in result.Images)
+            {
+                var texture = Sd3Tex.Unity.Sd3TexGenerator.ToTexture(image, result.Request.Request.Seamless);
+                texture.hideFlags = HideFlags.HideAndDontSave;
+                _results.Add(new Result { Image = image, Texture = texture, HistoryId = historyId });
+            }
+            RefreshGrid();
+        }
+
+        void RefreshGrid()
+        {
+            if (_grid == null) return;
+            _grid.Clear();
+            foreach (var r in _results)
+            {
+                var result = r;
+                var cell = new VisualElement();
+                cell.style.width = 260;
+                cell.style.marginRight = 6;
+                cell.style.marginTop = 6;
+                var image = new Image { image = result.Texture, scaleMode = ScaleMode.ScaleToFit };
+                image.style.width = 256;
+                image.style.height = 256;
+                cell.Add(image);
+                cell.Add(new Label($"seed {result.Image.Seed}"));
+                var tiled = new Toggle("Tiled 2×2");
+                // uv beyond 0..1 repeats the texture (its wrap mode is Repeat along seamless axes)
+                tiled.RegisterValueChangedCallback(e => image.uv = e.newValue ? new Rect(0, 0, 2, 2) : new Rect(0, 0, 1, 1));
+                cell.Add(tiled);
+                cell.Add(Btn("Save to Assets", () => Save(result)));
+                _grid.Add(cell);
+            }
+        }
+
+        void Save(Result r)
+        {
+            try
+            {
+                string path = TextureAssets.Save(r.Image, saveFolder);
+                _history.RecordOutput(r.HistoryId, path);
+                RefreshHistory();
+                EditorGUIUtility.PingObject(AssetDatabase.LoadAssetAtPath<Texture2D>(path));
+                ShowNotification(new GUIContent("Saved " + path));
+            }
+            catch (Exception e) when (e is ArgumentException || e is IOException || e is UnauthorizedAccessException)
+            {
+                EditorUtility.DisplayDialog("Cannot save", e.Message, "OK");
+            }
+        }
+
+        void SaveAll()
+        {
+            foreach (var r in _results) Save(r);
+        }
+
+        void PickSaveFolder()
+        {
+            string path = EditorUtility.OpenFolderPanel("Save generated textures in (inside Assets/)", Path.Combine(ProjectPaths.Root, "Assets"), "");
+            if (string.IsNullOrEmpty(path)) return;
+            string folder = SaveNaming.NormalizeAssetFolder(path, ProjectPaths.Root, out string problem);
+            if (folder == null)
+            {
+                EditorUtility.DisplayDialog("Choose a folder inside Assets/", problem, "OK");
+                return;
+            }
+            saveFolder = folder;
+            _folder.SetValueWithoutNotify(folder);
+        }
+
+        void ClearResults()
+        {
+            foreach (var r in _results)
+                if (r.Texture != null) DestroyImmediate(r.Texture);
+            _results.Clear();
+            _grid?.Clear();
+        }
+
+        #endregion
+    }
+}
