@@ -47,6 +47,11 @@ namespace Sd3Tex.Editor
         public static async void Start(BakeManifest asset, bool force)
         {
             if (asset == null || IsRunning(asset)) return;
+            if (Sd3TexEditorLifecycle.Busy)
+            {
+                EditorUtility.DisplayDialog("Cannot bake " + asset.name, "A generation or another bake is running: wait for it, or cancel it in Window ▸ General ▸ Background Tasks, then bake.", "OK");
+                return;
+            }
             CoreManifest manifest;
             GeneratorOptions generator;
             try { manifest = ToManifest(asset, out generator); }

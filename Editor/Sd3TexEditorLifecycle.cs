@@ -42,6 +42,8 @@ namespace Sd3Tex.Editor
     {
         readonly CancellationTokenSource _cancel = new CancellationTokenSource();
         int _finished;
+        // set when Unity's Cancel button closed the progress item itself (the callback returned true)
+        int _progressClosed;
 
         public int ProgressId { get; }
         public CancellationToken Token => _cancel.Token;
@@ -58,6 +60,7 @@ namespace Sd3Tex.Editor
             Progress.RegisterCancelCallback(ProgressId, () =>
             {
                 Cancel();
+                Interlocked.Exchange(ref _progressClosed, 1);
                 return true;
             });
             Sd3TexEditorLifecycle.Register(this);
@@ -68,14 +71,14 @@ namespace Sd3Tex.Editor
         /// <summary>Reports a generation's progress (thread-safe: Unity marks these Progress calls so).</summary>
         public void Report(GenerationProgress p, string prefix = null)
         {
-            if (Volatile.Read(ref _finished) != 0) return;
+            if (Volatile.Read(ref _finished) != 0 || Volatile.Read(ref _progressClosed) != 0) return;
             Progress.Report(ProgressId, (float)p.Fraction, prefix == null ? p.Describe() : prefix + " · " + p.Describe());
             if (p.Eta.HasValue) Progress.SetRemainingTime(ProgressId, (long)Math.Ceiling(p.Eta.Value.TotalSeconds));
         }
 
         public void Report(float fraction, string description)
         {
-            if (Volatile.Read(ref _finished) == 0) Progress.Report(ProgressId, fraction, description);
+            if (Volatile.Read(ref _finished) == 0 && Volatile.Read(ref _progressClosed) == 0) Progress.Report(ProgressId, fraction, description);
         }
 
         public void Cancel()
@@ -87,7 +90,7 @@ namespace Sd3Tex.Editor
         public void Finish(Progress.Status status)
         {
             if (Interlocked.Exchange(ref _finished, 1) != 0) return;
-            Progress.Finish(ProgressId, status);
+            if (Volatile.Read(ref _progressClosed) == 0) Progress.Finish(ProgressId, status);
             Sd3TexEditorLifecycle.Unregister(this);
         }
     }
@@ -107,6 +110,12 @@ namespace Sd3Tex.Editor
         {
             AssemblyReloadEvents.beforeAssemblyReload += ReleaseAll;
             EditorApplication.quitting += ReleaseAll;
+        }
+
+        /// <summary>True while a generation or bake runs in this editor.</summary>
+        public static bool Busy
+        {
+            get { lock (Jobs) return Jobs.Count > 0; }
         }
 
         internal static void Register(EditorJob job)

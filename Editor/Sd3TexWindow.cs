@@ -32,6 +32,7 @@ namespace Sd3Tex.Editor
         readonly System.Random _random = new System.Random();
         readonly List<Result> _results = new List<Result>();
         EditorJob _job;
+        string _runError;
 
         // UI
         TextField _weights, _tokenizers;
@@ -258,6 +259,8 @@ namespace Sd3Tex.Editor
             _messages.Clear();
             foreach (var m in messages)
                 _messages.Add(new HelpBox(m.Text, m.Severity == MessageSeverity.Error ? HelpBoxMessageType.Error : HelpBoxMessageType.Warning));
+            // the last run's failure: shown until the next run, without blocking it
+            if (_runError != null) _messages.Add(new HelpBox(_runError, HelpBoxMessageType.Error));
             bool busy = _job != null;
             _generate.SetEnabled(!busy && !FormMessage.AnyErrors(messages));
             _cancel.SetEnabled(busy);
@@ -362,6 +365,7 @@ namespace Sd3Tex.Editor
                 return;
             }
             var options = _settings.ToGeneratorOptions(ProjectPaths.Root);
+            _runError = null;
             var job = EditorJob.Start(Title, loadOnly ? "loading the model" : form.Prompt);
             _job = job;
             var mainThread = SynchronizationContext.Current;
@@ -386,7 +390,12 @@ namespace Sd3Tex.Editor
                 _seed.SetValueWithoutNotify(form.Seed);
                 var clock = Stopwatch.StartNew();
                 var result = await GeneratorCache.Shared.GenerateAsync(options, request, progress, job.Token);
-                var entry = _history.Add(HistoryEntry.From(result.Request, generator.ModelName, generator.Family, generator.DeviceDescription, clock.Elapsed));
+                var entry = HistoryEntry.From(result.Request, generator.ModelName, generator.Family, generator.DeviceDescription, clock.Elapsed);
+                try { _history.Add(entry); }
+                catch (Exception e) when (e is IOException || e is UnauthorizedAccessException)
+                {
+                    Debug.LogWarning($"SD3 Texture Generator: the history could not be saved to {ProjectPaths.History}: {e.Message}");
+                }
                 ShowResults(result, entry.Id);
                 RefreshHistory();
                 foreach (var w in result.Warnings) Debug.LogWarning("SD3 Texture Generator: " + w);
@@ -400,17 +409,13 @@ namespace Sd3Tex.Editor
             {
                 job.Finish(Progress.Status.Failed);
                 Debug.LogError("SD3 Texture Generator: " + e.Message);
-                if (_messages != null) _messages.Add(new HelpBox(e.Message, HelpBoxMessageType.Error));
+                _runError = e.Message;
             }
             finally
             {
                 if (_job == job) _job = null;
                 if (_progress != null) { _progress.value = 0; _progress.title = ""; }
-                if (_generate != null)
-                {
-                    _generate.SetEnabled(true);
-                    _cancel.SetEnabled(false);
-                }
+                Validate();
                 RefreshStatus();
             }
         }

@@ -98,7 +98,8 @@ namespace Sd3Tex.Unity
                 wrapModeU = (seamless & SeamlessAxes.X) != 0 ? TextureWrapMode.Repeat : TextureWrapMode.Clamp,
                 wrapModeV = (seamless & SeamlessAxes.Y) != 0 ? TextureWrapMode.Repeat : TextureWrapMode.Clamp,
             };
-            texture.LoadRawTextureData(TexturePixels.BottomUp(pixels));
+            // mip level 0 only (LoadRawTextureData would want the whole mip chain); Apply builds the other levels
+            texture.SetPixelData(TexturePixels.BottomUp(pixels), 0);
             texture.Apply(mipmaps, false);
             return texture;
         }

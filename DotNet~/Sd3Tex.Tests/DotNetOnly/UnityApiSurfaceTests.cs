@@ -18,7 +18,7 @@ namespace Sd3Tex.Tests.DotNetOnly;
 public sealed class UnityApiSurfaceTests
 {
     static readonly string[] StubNames = { "UnityEngine", "UnityEditor" };
-    static readonly string[] PackageNames = { "Sd3Tex.Unity", "Sd3Tex.Editor", "Sd3Tex.Samples" };
+    static readonly string[] PackageNames = { "Sd3Tex.Unity", "Sd3Tex.Editor", "Sd3Tex.Samples", "Sd3Tex.Editor.Tests" };
 
     /// <summary>An assembly of the solution, from the artifacts folder beside the test assembly's own.</summary>
     static string Built(string project)

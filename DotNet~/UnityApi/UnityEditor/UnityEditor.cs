@@ -106,6 +106,7 @@ namespace UnityEditor
     public sealed partial class AssetDatabase
     {
         public static string CreateFolder(string parentFolder, string newFolderName) => throw null;
+        public static bool DeleteAsset(string path) => throw null;
         public static void ImportAsset(string path, ImportAssetOptions options) => throw null;
         public static bool IsValidFolder(string path) => throw null;
         public static string GetAssetPath(UnityObject assetObject) => throw null;

@@ -41,6 +41,7 @@ namespace UnityEngine
     public class ScriptableObject : Object
     {
         public ScriptableObject() => throw null;
+        public static T CreateInstance<T>() where T : ScriptableObject => throw null;
     }
 
     // Runtime/Export/Scripting/Component.bindings.cs
@@ -98,7 +99,7 @@ namespace UnityEngine
     public sealed partial class Texture2D : Texture
     {
         public Texture2D(int width, int height, TextureFormat textureFormat, bool mipChain, bool linear) => throw null;
-        public void LoadRawTextureData(byte[] data) => throw null;
+        public void SetPixelData<T>(T[] data, int mipLevel, int sourceDataStartIndex = 0) => throw null;
         public void Apply(bool updateMipmaps, bool makeNoLongerReadable) => throw null;
     }
 
