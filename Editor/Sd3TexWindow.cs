@@ -471,14 +471,30 @@ namespace Sd3Tex.Editor
                 cell.style.width = 260;
                 cell.style.marginRight = 6;
                 cell.style.marginTop = 6;
-                var image = new Image { image = result.Texture, scaleMode = ScaleMode.ScaleToFit };
-                image.style.width = 256;
-                image.style.height = 256;
-                cell.Add(image);
+                // the single image, or four copies edge to edge to show how the texture tiles
+                float width = 256, height = 256f * result.Image.Image.Height / result.Image.Image.Width;
+                var view = new VisualElement();
+                view.style.width = width;
+                view.style.height = height;
+                view.style.flexDirection = FlexDirection.Row;
+                view.style.flexWrap = Wrap.Wrap;
+                void Show(bool tiledView)
+                {
+                    view.Clear();
+                    int copies = tiledView ? 4 : 1;
+                    for (int i = 0; i < copies; i++)
+                    {
+                        var image = new Image { image = result.Texture, scaleMode = ScaleMode.StretchToFill };
+                        image.style.width = tiledView ? width / 2 : width;
+                        image.style.height = tiledView ? height / 2 : height;
+                        view.Add(image);
+                    }
+                }
+                Show(false);
+                cell.Add(view);
                 cell.Add(new Label($"seed {result.Image.Seed}"));
                 var tiled = new Toggle("Tiled 2×2");
-                // uv beyond 0..1 repeats the texture (its wrap mode is Repeat along seamless axes)
-                tiled.RegisterValueChangedCallback(e => image.uv = e.newValue ? new Rect(0, 0, 2, 2) : new Rect(0, 0, 1, 1));
+                tiled.RegisterValueChangedCallback(e => Show(e.newValue));
                 cell.Add(tiled);
                 cell.Add(Btn("Save to Assets", () => Save(result)));
                 _grid.Add(cell);

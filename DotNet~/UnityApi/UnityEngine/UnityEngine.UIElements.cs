@@ -262,7 +262,6 @@ namespace UnityEngine.UIElements
     public class Image : VisualElement
     {
         public Texture image { get => throw null; set => throw null; }
-        public Rect uv { get => throw null; set => throw null; }
         public ScaleMode scaleMode { get => throw null; set => throw null; }
         public Image() => throw null;
     }

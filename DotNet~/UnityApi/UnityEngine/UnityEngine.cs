@@ -106,7 +106,6 @@ namespace UnityEngine
     // Runtime/Export/Geometry/Rect.cs
     public partial struct Rect
     {
-        public Rect(float x, float y, float width, float height) => throw null;
     }
 
     // Runtime/Export/Application/Application.bindings.cs (dataPath, isPlaying), Runtime/Export/Application/Application.cs (quitting, isEditor)
