@@ -48,7 +48,7 @@ namespace Sd3Tex.Encoders
             Role = role;
             _device = device ?? throw new ArgumentNullException(nameof(device));
             _ownsDevice = ownsDevice;
-            _t = new DeviceTensors(device.Accelerator);
+            _t = new DeviceTensors(device);
             try
             {
                 _gemm = new Gemm(device);

@@ -62,7 +62,7 @@ namespace Sd3Tex.Encoders
             _ownsDevice = ownsDevice;
             _weights = weights;
             StreamsWeights = streamWeights ?? ShouldStream(weights, device);
-            _t = new DeviceTensors(device.Accelerator);
+            _t = new DeviceTensors(device);
             try
             {
                 _gemm = new Gemm(device);

@@ -54,7 +54,7 @@ namespace Sd3Tex.Vae
                                                      $"(first: {string.Join(", ", check.Missing)} {string.Join(", ", check.WrongShape)}). Run `sd3tex inspect` for details.");
             _device = device ?? throw new ArgumentNullException(nameof(device));
             _ownsDevice = ownsDevice;
-            _weights = new DeviceTensors(device.Accelerator);
+            _weights = new DeviceTensors(device);
             try
             {
                 _conv = new Conv2d(device);
