@@ -61,7 +61,9 @@ public static unsafe class KernelLab
             using var dc = acc.Allocate1D<float>((long)m * n);
             string shape = $"M {m} N {n} K {k}";
             var f16 = Program.Row($"GEMM {name}, F16 weights, {on}", reps, () => { gemm.Linear(da.View, WeightView.FromF16(db.View), default, dc.View, m, n, k); acc.Synchronize(); }, flops, shape);
+            double f16Cpu = Program.LastCpuMs;
             var f32 = Program.Row($"GEMM {name}, F32 weights, {on}", reps, () => { gemm.Linear(da.View, WeightView.FromF32(dw.View), default, dc.View, m, n, k); acc.Synchronize(); }, flops, shape);
+            double f32Cpu = Program.LastCpuMs;
             if (blas)
             {
                 var c = new float[(long)m * n];
@@ -69,9 +71,10 @@ public static unsafe class KernelLab
                 {
                     fixed (float* pa = a, pw = w, pc = c) OpenBlas.LinearF32(pa, pw, pc, m, n, k);
                 }, flops, shape);
+                double obCpu = Program.LastCpuMs;
                 double ratio = ob[ob.Length / 2] / f16[f16.Length / 2];
                 Console.WriteLine(string.Create(System.Globalization.CultureInfo.InvariantCulture,
-                    $"| GEMM {name}: ours (F16) / OpenBLAS speed | {ratio * 100:0} % | | | F32 weights: {ob[ob.Length / 2] / f32[f32.Length / 2] * 100:0} % |"));
+                    $"| GEMM {name}: ours (F16) / OpenBLAS speed | {ratio * 100:0} % | | | F32 weights: {ob[ob.Length / 2] / f32[f32.Length / 2] * 100:0} %; by CPU time F16 {obCpu / f16Cpu * 100:0} %, F32 {obCpu / f32Cpu * 100:0} % |"));
             }
         }
     }

@@ -118,18 +118,30 @@ public static class Program
     {
         if (warmup) body();
         var ms = new double[Math.Max(1, repeats)];
+        var proc = Process.GetCurrentProcess();
+        proc.Refresh();
+        var cpu0 = proc.TotalProcessorTime;
         for (int r = 0; r < ms.Length; r++)
         {
             var sw = Stopwatch.StartNew();
             body();
             ms[r] = sw.Elapsed.TotalMilliseconds;
         }
+        proc.Refresh();
+        double cpuMs = (proc.TotalProcessorTime - cpu0).TotalMilliseconds / ms.Length;
         Array.Sort(ms);
         double median = ms[ms.Length / 2];
         string gf = flops > 0 ? (flops / (median * 1e6)).ToString("0.0", CultureInfo.InvariantCulture) : "";
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {name} | {Time(median)} | {Time(ms.First())}–{Time(ms.Last())} | {gf} | {note} |"));
+        // CPU time per run: robust to other load on the machine (a quiet machine gives wall ≈ CPU / threads)
+        string cpu = string.Create(CultureInfo.InvariantCulture, $"CPU {Time(cpuMs)}/run") +
+                     (flops > 0 ? string.Create(CultureInfo.InvariantCulture, $" = {flops / (cpuMs * 1e6):0.0} GFLOP per CPU-s") : "");
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {name} | {Time(median)} | {Time(ms.First())}–{Time(ms.Last())} | {gf} | {note}{(note.Length > 0 ? "; " : "")}{cpu} |"));
+        LastCpuMs = cpuMs;
         return ms;
     }
+
+    /// <summary>Mean CPU time per run of the last <see cref="Row"/>.</summary>
+    public static double LastCpuMs;
 
     public static string Time(double ms) => ms >= 10000 ? (ms / 1000).ToString("0.00 s", CultureInfo.InvariantCulture)
         : ms >= 100 ? ms.ToString("0 ms", CultureInfo.InvariantCulture) : ms.ToString("0.00 ms", CultureInfo.InvariantCulture);

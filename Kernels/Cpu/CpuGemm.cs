@@ -24,8 +24,10 @@ namespace Sd3Tex.Kernels.Cpu
     {
         /// <summary>Rows of a micro-tile (A broadcasts) and columns (B vectors).</summary>
         public const int MR = 12, NR = 32;
-        /// <summary>K block: a B panel of KC × NR floats (192 KB) stays in L2 while every A micro-panel streams past it.</summary>
-        public const int KC = 1536;
+        /// <summary>K block: a B panel of KC × NR floats (64 KB) stays in L2 while every A micro-panel streams past it,
+        /// and the packed A of a K block (M × KC floats, 4 MB at M = 2048) stays in L3. Longer K accumulates in an F32
+        /// scratch (the epilogue may read C as its residual, so C cannot hold partial sums).</summary>
+        public const int KC = 512;
         /// <summary>Up to this many rows the product is a matrix-vector loop over W (memory bound).</summary>
         public const int GemvRows = 4;
 
@@ -240,10 +242,22 @@ namespace Sd3Tex.Kernels.Cpu
                     for (int t = 0; t < mTiles; t++)
                     {
                         int m0 = t * MR, rows = Math.Min(MR, m - m0);
-                        Micro(kc, ap + (long)t * kc * MR, bp, tile, NR, false);
-                        if (first && last) e.StoreTile(tile, m0, rows, n0, cols);
+                        float* at = ap + (long)t * kc * MR;
+                        if (first && last)
+                        {
+                            Micro(kc, at, bp, tile, NR, false);
+                            e.StoreTile(tile, NR, m0, rows, n0, cols);
+                        }
+                        else if (rows == MR && cols == NR)
+                        {
+                            // full tiles accumulate straight in the scratch (row stride n)
+                            float* ct = accP + (long)m0 * n + n0;
+                            Micro(kc, at, bp, ct, n, !first);
+                            if (last) e.StoreTile(ct, n, m0, rows, n0, cols);
+                        }
                         else
                         {
+                            Micro(kc, at, bp, tile, NR, false);
                             for (int i = 0; i < rows; i++)
                             {
                                 float* arow = accP + (long)(m0 + i) * n + n0;
@@ -252,7 +266,7 @@ namespace Sd3Tex.Kernels.Cpu
                                 else if (!last) for (int j = 0; j < cols; j++) arow[j] += trow[j];
                                 else for (int j = 0; j < cols; j++) trow[j] += arow[j];
                             }
-                            if (last) e.StoreTile(tile, m0, rows, n0, cols);
+                            if (last) e.StoreTile(tile, NR, m0, rows, n0, cols);
                         }
                     }
                 });
@@ -296,14 +310,14 @@ namespace Sd3Tex.Kernels.Cpu
                 C[o] = v;
             }
 
-            /// <summary>Stores rows × cols of a tile (row stride NR) at (m0, n0), vectorised along n.</summary>
-            public void StoreTile(float* tile, int m0, int rows, int n0, int cols)
+            /// <summary>Stores rows × cols of a tile (row stride <paramref name="ld"/>) at (m0, n0), vectorised along n.</summary>
+            public void StoreTile(float* tile, long ld, int m0, int rows, int n0, int cols)
             {
                 int w = Vector<float>.Count;
                 for (int i = 0; i < rows; i++)
                 {
                     int r = m0 + i;
-                    float* t = tile + i * NR;
+                    float* t = tile + i * ld;
                     float* c = C + (long)r * Ldc + n0;
                     float* res = Residual + (long)r * Ldc + n0;
                     float* g = Gate + (long)(r / TokensPerBatch) * GateStride + n0;
