@@ -74,7 +74,7 @@ public static class ModelBench
             var sw = Stopwatch.StartNew();
             using var model = new DeviceMmdit(w, dev);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"| SD3-Medium MMDiT load (random F16 weights, {cfg.Tensors().Sum(t => t.ElementCount) / 1e9:0.00} B parameters), {on} | {Program.Time(sw.Elapsed.TotalMilliseconds)} | | | {model.MappedWeightBytes / 1e9:0.00} GB mapped in place, {model.WeightBytes / 1e6:0} MB copied |"));
+                $"| SD3-Medium MMDiT load (random F16 weights, {cfg.Tensors().Sum(t => t.ElementCount) / 1e9:0.00} B parameters), {on} | {Program.Time(sw.Elapsed.TotalMilliseconds)} | | | {model.MappedWeightBytes / 1e9:0.00} GB mapped in place, {(model.WeightBytes - model.MappedWeightBytes) / 1e6:0} MB copied |"));
             foreach (int size in o.Sizes)
             {
                 int lat = size / 8, tx = (lat / 2) * (lat / 2);

@@ -35,8 +35,8 @@ namespace Sd3Tex.Models
 
         public MmditConfig Config { get; }
         public ComputeDevice Device => _device;
-        /// <summary>Device bytes held by the weights.</summary>
-        public long WeightBytes => _weights.Bytes;
+        /// <summary>Bytes of the weights: device copies plus <see cref="MappedWeightBytes"/>.</summary>
+        public long WeightBytes => _weights.Bytes + _weights.MappedBytes;
         /// <summary>Weight bytes read in place from the checkpoint's memory map (the managed CPU backend's 16-bit linear weights).</summary>
         public long MappedWeightBytes => _weights.MappedBytes;
         /// <summary>Allow patch grids beyond the 192 × 192 the models were trained on.</summary>
