@@ -141,6 +141,7 @@ namespace Sd3Tex.Kernels
             _threads = Math.Max(warp, threads / warp * warp);
             _tileQ = tileQ; _tileK = tileK;
             _variant = variant ?? ChooseVariant(DeviceFeatures.Of(device));
+            if (device.IsManaged) return; // the managed CPU backend runs Cpu.CpuAttention instead of the kernels
             if (_variant == FlashVariant.StaticShared && acc.MaxSharedMemoryPerGroup < StaticSharedFloats * sizeof(float))
                 throw new DeviceException($"{device.Name} has {acc.MaxSharedMemoryPerGroup} bytes of shared (local) memory per group; the " +
                                           $"flash attention's static variant needs {StaticSharedFloats * sizeof(float)}. Use another device " +
@@ -202,6 +203,11 @@ namespace Sd3Tex.Kernels
             if (hasBias && options.Bias.Length < (long)heads * total * total)
                 throw new ArgumentException($"bias has {options.Bias.Length} elements; [H, T, T] = [{heads}, {total}, {total}] needs {(long)heads * total * total}.");
 
+            if (_device.IsManaged)
+            {
+                RunManaged(first, second, batch, heads, headDim, options.Scale ?? (float)(1.0 / Math.Sqrt(headDim)), options.Causal, hasBias ? options.Bias : default);
+                return;
+            }
             var (tq, tk) = TilesFor(headDim);
             // a segment with no tokens still needs a valid view for the kernel: borrow the other one's (never read)
             var a = first.Tokens > 0 ? first : second;
@@ -240,12 +246,34 @@ namespace Sd3Tex.Kernels
             Check(segment, "segment", batch, heads, headDim, checkOutput: false);
             if (!qWeight.IsValid || !kWeight.IsValid || qWeight.Length < headDim || kWeight.Length < headDim)
                 throw new ArgumentException($"q and k norm weights need {headDim} elements each.");
+            if (_device.IsManaged)
+            {
+                unsafe
+                {
+                    Cpu.CpuOps.RmsNormPerHead(Cpu.CpuBackend.Ptr(segment.Q), Cpu.CpuBackend.Ptr(qWeight), Cpu.CpuBackend.Ptr(segment.Q), batch * segment.Tokens,
+                                              heads, headDim, segment.RowStride, segment.QOffset, eps);
+                    Cpu.CpuOps.RmsNormPerHead(Cpu.CpuBackend.Ptr(segment.K), Cpu.CpuBackend.Ptr(kWeight), Cpu.CpuBackend.Ptr(segment.K), batch * segment.Tokens,
+                                              heads, headDim, segment.RowStride, segment.KOffset, eps);
+                }
+                return;
+            }
             int n = batch * segment.Tokens * heads;
             var args = new HeadNormArgs { Heads = heads, HeadDim = headDim, RowStride = segment.RowStride, Eps = eps };
             args.Offset = segment.QOffset;
             _headNorm(n, segment.Q, qWeight, args);
             args.Offset = segment.KOffset;
             _headNorm(n, segment.K, kWeight, args);
+        }
+
+        /// <summary>The managed CPU backend's path (<see cref="Cpu.CpuAttention"/>) on the same buffers.</summary>
+        static unsafe void RunManaged(AttentionSegment first, AttentionSegment second, int batch, int heads, int headDim, float scale, bool causal, ArrayView<float> bias)
+        {
+            Cpu.CpuSegment Seg(AttentionSegment s) => s.Tokens == 0 ? default : new Cpu.CpuSegment
+            {
+                Q = Cpu.CpuBackend.Ptr(s.Q) + s.QOffset, K = Cpu.CpuBackend.Ptr(s.K) + s.KOffset, V = Cpu.CpuBackend.Ptr(s.V) + s.VOffset,
+                Output = Cpu.CpuBackend.Ptr(s.Output), Tokens = s.Tokens, RowStride = s.RowStride, OutRowStride = s.OutRowStride,
+            };
+            Cpu.CpuAttention.Run(Seg(first), Seg(second), batch, heads, headDim, scale, causal, Cpu.CpuBackend.Ptr(bias));
         }
 
         static void Check(AttentionSegment s, string name, int batch, int heads, int headDim, bool checkOutput = true)
