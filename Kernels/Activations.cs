@@ -49,6 +49,11 @@ namespace Sd3Tex.Kernels
             Need("y", y.Length, n);
             int i = (int)f;
             if (i < 0 || i >= _act.Length) throw new ArgumentOutOfRangeException(nameof(f));
+            if (_device.IsManaged)
+            {
+                unsafe { Cpu.CpuBackend.Activate(f, Cpu.CpuBackend.Ptr(x), Cpu.CpuBackend.Ptr(y), n); }
+                return;
+            }
             var k = _act[i];
             if (k == null)
             {
@@ -86,6 +91,15 @@ namespace Sd3Tex.Kernels
             Need("y", y.Length, n);
             Need("output", output.Length, n);
             Need("gate", gate.Length, (long)((rows - 1) / tokensPerBatch) * gateBatchStride + hidden);
+            if (_device.IsManaged)
+            {
+                unsafe
+                {
+                    Cpu.CpuOps.GatedResidual(Cpu.CpuBackend.Ptr(residual), Cpu.CpuBackend.Ptr(y), Cpu.CpuBackend.Ptr(gate), Cpu.CpuBackend.Ptr(output),
+                                             rows, hidden, tokensPerBatch, gateBatchStride);
+                }
+                return;
+            }
             _gated = _gated ?? _device.Accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GatedResidualParams>(GatedResidualKernel);
             _gated((int)n, residual, y, gate, output,
                    new GatedResidualParams { Hidden = hidden, TokensPerBatch = tokensPerBatch, GateStride = gateBatchStride });

@@ -1,4 +1,6 @@
 using System;
+using System.Reflection;
+using System.Runtime.CompilerServices;
 using ILGPU;
 using ILGPU.Algorithms;
 using ILGPU.Runtime;
@@ -45,6 +47,18 @@ namespace Sd3Tex.Kernels
         public static AttentionSegment None => default;
     }
 
+    /// <summary>The two builds of the flash attention (<see cref="Attention.ChooseVariant"/> picks one per device).</summary>
+    public enum FlashVariant
+    {
+        /// <summary><see cref="Attention"/>'s FlashKernel: shared memory sized at launch from the device's limit
+        /// (the largest tiles the device fits). CUDA, the CPU and OpenCL C 2.0 (and 3.0 with program-scope variables).</summary>
+        DynamicShared,
+        /// <summary>FlashStaticKernel: the same computation in a fixed block of
+        /// <see cref="Attention.StaticSharedFloats"/> floats declared in the kernel, for OpenCL C 3.0 devices without
+        /// program-scope variables, through which ILGPU declares dynamic shared memory.</summary>
+        StaticShared,
+    }
+
     /// <summary>Options of <see cref="Attention.Run"/>. The default is SD3's: scale 1/sqrt(D), no mask, no bias.</summary>
     public struct AttentionOptions
     {
@@ -68,6 +82,10 @@ namespace Sd3Tex.Kernels
     /// one v tile, the score tile and the output accumulator in shared memory, and walks the key tiles; tile sizes
     /// come from the device's group and shared-memory limits, so any head size D whose tiles fit runs (D ≤ 128 is
     /// tested; D = 64 is SD3's).</para>
+    /// <para>Two variants (<see cref="FlashVariant"/>) run the same code and differ only in where the shared memory
+    /// comes from: dynamic (sized at launch) everywhere it builds, or a fixed static block of
+    /// <see cref="StaticSharedFloats"/> floats on OpenCL C 3.0 devices without program-scope variables.
+    /// <see cref="ChooseVariant"/> makes the choice from the device's <see cref="DeviceFeatures"/>.</para>
     /// <para>SD3.5's per-head RMSNorm of q and k is a separate small kernel, <see cref="QkRmsNorm"/>, run in place on
     /// the qkv buffer before the attention (each k is normalised once instead of once per query tile).</para>
     /// Kernels are compiled once per device when this is constructed; calls enqueue on the default stream and
@@ -80,17 +98,40 @@ namespace Sd3Tex.Kernels
             ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionArgs> _flash;
         readonly Action<Index1D, ArrayView<float>, ArrayView<float>, HeadNormArgs> _headNorm;
         readonly int _threads, _tileQ, _tileK;
+        readonly FlashVariant _variant;
 
         /// <summary>Default tile sizes (queries and keys per tile); shrunk to fit the device's shared memory.</summary>
         public const int DefaultTile = 32;
 
+        /// <summary>Floats of shared memory the static variant declares: 32 KiB, the least local memory a full-profile
+        /// OpenCL device has. Head size 64 (SD3, CLIP, T5) runs with 32 × 16 tiles in it, 128 with 16 × 8.</summary>
+        public const int StaticSharedFloats = 8192;
+
+        /// <summary>The variant a device with these features runs: the static one on an OpenCL device without
+        /// program-scope variables (optional in OpenCL C 3.0), the dynamic one everywhere else (CUDA, the CPU,
+        /// OpenCL C 2.0 and 3.0 devices that have them).</summary>
+        public static FlashVariant ChooseVariant(DeviceFeatures features) =>
+            features.Kind == DeviceKind.OpenCL && !features.ProgramScopeVariables ? FlashVariant.StaticShared : FlashVariant.DynamicShared;
+
+        /// <summary>For <see cref="KernelCatalog"/>: whether a device with these features launches this class's kernel
+        /// (each flash variant only where <see cref="ChooseVariant"/> picks it; every other kernel always).</summary>
+        static bool KernelUsed(MethodInfo kernel, DeviceFeatures features)
+        {
+            if (kernel.Name == nameof(FlashKernel)) return ChooseVariant(features) == FlashVariant.DynamicShared;
+            if (kernel.Name == nameof(FlashStaticKernel)) return ChooseVariant(features) == FlashVariant.StaticShared;
+            return true;
+        }
+
         public ComputeDevice Device => _device;
         /// <summary>Threads per group of the attention kernel.</summary>
         public int GroupSize => _threads;
+        /// <summary>The flash attention build this instance launches.</summary>
+        public FlashVariant Variant => _variant;
 
         /// <summary>Loads the kernels for a device. tileQ / tileK override the tile sizes (tests and tuning use it);
-        /// they are still shrunk per call when a head size would not fit the device's shared memory.</summary>
-        public Attention(ComputeDevice device, int tileQ = DefaultTile, int tileK = DefaultTile)
+        /// they are still shrunk per call when a head size would not fit the device's shared memory. variant
+        /// overrides <see cref="ChooseVariant"/> (tests run both everywhere).</summary>
+        public Attention(ComputeDevice device, int tileQ = DefaultTile, int tileK = DefaultTile, FlashVariant? variant = null)
         {
             _device = device ?? throw new ArgumentNullException(nameof(device));
             if (tileQ < 1 || tileK < 1) throw new ArgumentOutOfRangeException(nameof(tileQ), "tile sizes must be positive");
@@ -99,8 +140,15 @@ namespace Sd3Tex.Kernels
             int threads = Math.Min(acc.MaxNumThreadsPerGroup, 128);
             _threads = Math.Max(warp, threads / warp * warp);
             _tileQ = tileQ; _tileK = tileK;
+            _variant = variant ?? ChooseVariant(DeviceFeatures.Of(device));
+            if (device.IsManaged) return; // the managed CPU backend runs Cpu.CpuAttention instead of the kernels
+            if (_variant == FlashVariant.StaticShared && acc.MaxSharedMemoryPerGroup < StaticSharedFloats * sizeof(float))
+                throw new DeviceException($"{device.Name} has {acc.MaxSharedMemoryPerGroup} bytes of shared (local) memory per group; the " +
+                                          $"flash attention's static variant needs {StaticSharedFloats * sizeof(float)}. Use another device " +
+                                          "(--device), or one whose OpenCL C supports program-scope variables.");
             _flash = acc.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
-                ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionArgs>(FlashKernel);
+                ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionArgs>(
+                _variant == FlashVariant.StaticShared ? FlashStaticKernel : FlashKernel);
             _headNorm = acc.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, HeadNormArgs>(HeadRmsNormKernel);
         }
 
@@ -111,13 +159,16 @@ namespace Sd3Tex.Kernels
         public (int TileQ, int TileK) TilesFor(int headDim)
         {
             long limit = Math.Max(1024, _device.Accelerator.MaxSharedMemoryPerGroup) / sizeof(float);
+            if (_variant == FlashVariant.StaticShared) limit = Math.Min(limit, StaticSharedFloats);
             int tq = _tileQ, tk = _tileK;
             while (SharedFloats(tq, tk, headDim) > limit && (tq > 1 || tk > 1))
             {
                 if (tk >= tq && tk > 1) tk /= 2; else tq /= 2;
             }
             if (SharedFloats(tq, tk, headDim) > limit)
-                throw new ArgumentException($"head size {headDim} does not fit this device's shared memory ({limit * 4} bytes per group).");
+                throw new ArgumentException(_variant == FlashVariant.StaticShared
+                    ? $"head size {headDim} does not fit the static flash attention's block ({limit * 4} bytes); this device runs the static variant (OpenCL C 3.0 without program-scope variables), so use another device for such heads."
+                    : $"head size {headDim} does not fit this device's shared memory ({limit * 4} bytes per group).");
             return (tq, tk);
         }
 
@@ -152,6 +203,11 @@ namespace Sd3Tex.Kernels
             if (hasBias && options.Bias.Length < (long)heads * total * total)
                 throw new ArgumentException($"bias has {options.Bias.Length} elements; [H, T, T] = [{heads}, {total}, {total}] needs {(long)heads * total * total}.");
 
+            if (_device.IsManaged)
+            {
+                RunManaged(first, second, batch, heads, headDim, options.Scale ?? (float)(1.0 / Math.Sqrt(headDim)), options.Causal, hasBias ? options.Bias : default);
+                return;
+            }
             var (tq, tk) = TilesFor(headDim);
             // a segment with no tokens still needs a valid view for the kernel: borrow the other one's (never read)
             var a = first.Tokens > 0 ? first : second;
@@ -169,7 +225,9 @@ namespace Sd3Tex.Kernels
             var bias = hasBias ? options.Bias : a.Output;
             var grid = new Index2D((total + tq - 1) / tq, batch * heads);
             var group = new Index2D(_threads, 1);
-            var config = new KernelConfig(grid, group, SharedMemoryConfig.RequestDynamic<float>((int)SharedFloats(tq, tk, headDim)));
+            var config = _variant == FlashVariant.StaticShared
+                ? new KernelConfig(grid, group)
+                : new KernelConfig(grid, group, SharedMemoryConfig.RequestDynamic<float>((int)SharedFloats(tq, tk, headDim)));
             _flash(config, a.Q, a.K, a.V, a.Output, b.Q, b.K, b.V, b.Output, bias, args);
         }
 
@@ -188,12 +246,34 @@ namespace Sd3Tex.Kernels
             Check(segment, "segment", batch, heads, headDim, checkOutput: false);
             if (!qWeight.IsValid || !kWeight.IsValid || qWeight.Length < headDim || kWeight.Length < headDim)
                 throw new ArgumentException($"q and k norm weights need {headDim} elements each.");
+            if (_device.IsManaged)
+            {
+                unsafe
+                {
+                    Cpu.CpuOps.RmsNormPerHead(Cpu.CpuBackend.Ptr(segment.Q), Cpu.CpuBackend.Ptr(qWeight), Cpu.CpuBackend.Ptr(segment.Q), batch * segment.Tokens,
+                                              heads, headDim, segment.RowStride, segment.QOffset, eps);
+                    Cpu.CpuOps.RmsNormPerHead(Cpu.CpuBackend.Ptr(segment.K), Cpu.CpuBackend.Ptr(kWeight), Cpu.CpuBackend.Ptr(segment.K), batch * segment.Tokens,
+                                              heads, headDim, segment.RowStride, segment.KOffset, eps);
+                }
+                return;
+            }
             int n = batch * segment.Tokens * heads;
             var args = new HeadNormArgs { Heads = heads, HeadDim = headDim, RowStride = segment.RowStride, Eps = eps };
             args.Offset = segment.QOffset;
             _headNorm(n, segment.Q, qWeight, args);
             args.Offset = segment.KOffset;
             _headNorm(n, segment.K, kWeight, args);
+        }
+
+        /// <summary>The managed CPU backend's path (<see cref="Cpu.CpuAttention"/>) on the same buffers.</summary>
+        static unsafe void RunManaged(AttentionSegment first, AttentionSegment second, int batch, int heads, int headDim, float scale, bool causal, ArrayView<float> bias)
+        {
+            Cpu.CpuSegment Seg(AttentionSegment s) => s.Tokens == 0 ? default : new Cpu.CpuSegment
+            {
+                Q = Cpu.CpuBackend.Ptr(s.Q) + s.QOffset, K = Cpu.CpuBackend.Ptr(s.K) + s.KOffset, V = Cpu.CpuBackend.Ptr(s.V) + s.VOffset,
+                Output = Cpu.CpuBackend.Ptr(s.Output), Tokens = s.Tokens, RowStride = s.RowStride, OutRowStride = s.OutRowStride,
+            };
+            Cpu.CpuAttention.Run(Seg(first), Seg(second), batch, heads, headDim, scale, causal, Cpu.CpuBackend.Ptr(bias));
         }
 
         static void Check(AttentionSegment s, string name, int batch, int heads, int headDim, bool checkOutput = true)
@@ -260,12 +340,27 @@ namespace Sd3Tex.Kernels
         /// Ss [TQ][TK] (scores, then probabilities) | Os [TQ][D] (unnormalised output) | M [TQ] running max |
         /// L [TQ] running sum | Al [TQ] rescale factor of the current tile.
         /// Per key tile: load k, v → scores → per-row online softmax update → O = O*alpha + P·V; four barriers.
+        /// The shared memory is dynamic, sized at launch (<see cref="FlashVariant.DynamicShared"/>).
         /// </summary>
         static void FlashKernel(ArrayView<float> qA, ArrayView<float> kA, ArrayView<float> vA, ArrayView<float> oA,
                                 ArrayView<float> qB, ArrayView<float> kB, ArrayView<float> vB, ArrayView<float> oB,
-                                ArrayView<float> bias, AttentionArgs p)
+                                ArrayView<float> bias, AttentionArgs p) =>
+            Flash(SharedMemory.GetDynamic<float>(), qA, kA, vA, oA, qB, kB, vB, oB, bias, p);
+
+        /// <summary>The same as <see cref="FlashKernel"/> in a static block of <see cref="StaticSharedFloats"/> floats
+        /// (<see cref="FlashVariant.StaticShared"/>): OpenCL C declares it inside the kernel, so it needs no
+        /// program-scope variable. The host picks tiles that fit the block.</summary>
+        static void FlashStaticKernel(ArrayView<float> qA, ArrayView<float> kA, ArrayView<float> vA, ArrayView<float> oA,
+                                      ArrayView<float> qB, ArrayView<float> kB, ArrayView<float> vB, ArrayView<float> oB,
+                                      ArrayView<float> bias, AttentionArgs p) =>
+            Flash(SharedMemory.Allocate<float>(StaticSharedFloats), qA, kA, vA, oA, qB, kB, vB, oB, bias, p);
+
+        /// <summary>The body of both flash variants; <paramref name="sm"/> is the group's shared memory.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        static void Flash(ArrayView<float> sm, ArrayView<float> qA, ArrayView<float> kA, ArrayView<float> vA, ArrayView<float> oA,
+                          ArrayView<float> qB, ArrayView<float> kB, ArrayView<float> vB, ArrayView<float> oB,
+                          ArrayView<float> bias, AttentionArgs p)
         {
-            var sm = SharedMemory.GetDynamic<float>();
             int D = p.HeadDim, TQ = p.TileQ, TK = p.TileK, KS = p.KStride;
             int T = p.TokensA + p.TokensB;
             int tid = Group.IdxX, nt = Group.DimX;

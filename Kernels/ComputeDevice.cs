@@ -19,10 +19,14 @@ namespace Sd3Tex.Kernels
     }
 
     /// <summary>
-    /// One ILGPU context and accelerator. The automatic choice is CUDA, then OpenCL, then ILGPU's CPU accelerator;
-    /// a device string overrides it: <c>auto</c>, <c>cuda</c>, <c>cuda:1</c>, <c>opencl</c>, <c>opencl:0</c>, <c>cpu</c>.
-    /// The CPU accelerator is created with 16 threads per group, on as many simulated multiprocessors as there are cores;
-    /// kernels size their tiles from the accelerator's limits.
+    /// One ILGPU context and accelerator. The automatic choice is CUDA, then OpenCL, then the managed CPU backend;
+    /// a device string overrides it: <c>auto</c>, <c>cuda</c>, <c>cuda:1</c>, <c>opencl</c>, <c>opencl:0</c>, <c>cpu</c>
+    /// (the managed CPU backend), <c>ilgpu-cpu</c> (ILGPU's CPU accelerator running the GPU kernels, for tests).
+    /// <para>The managed CPU backend (<see cref="IsManaged"/>) keeps an ILGPU CPU accelerator for its buffers (host
+    /// memory), but every op class runs its own multithreaded, vectorised C# path on them instead of launching the
+    /// GPU-shaped kernels (<see cref="Sd3Tex.Kernels.Cpu"/>). The model code is the same for both.</para>
+    /// ILGPU's CPU accelerator is created with 16 threads per group, on as many simulated multiprocessors as there are
+    /// cores; kernels size their tiles from the accelerator's limits.
     /// </summary>
     public sealed class ComputeDevice : IDisposable
     {
@@ -31,20 +35,30 @@ namespace Sd3Tex.Kernels
         /// (a tiny MMDiT forward: 2.6 s with 16 threads per group, 6 s with 64).</summary>
         public const int CpuWarpSize = 4, CpuWarpsPerGroup = 4;
 
+        /// <summary>The device names <see cref="Open"/> accepts for the two CPU backends.</summary>
+        public const string ManagedCpuName = "cpu", IlgpuCpuName = "ilgpu-cpu";
+
         public Context Context { get; }
         public Accelerator Accelerator { get; }
         public DeviceKind Kind { get; }
-        public string Name => Accelerator.Name;
+        /// <summary>True for the managed CPU backend: op classes run their C# paths (<see cref="Cpu.CpuBackend"/>) on
+        /// the accelerator's host buffers instead of launching ILGPU kernels.</summary>
+        public bool IsManaged { get; }
+        /// <summary>Threads the managed backend uses (the logical cores; 0 on other devices).</summary>
+        public int ManagedThreads { get; }
+        public string Name => IsManaged ? "managed CPU backend" : Accelerator.Name;
 
-        ComputeDevice(Context context, Accelerator accelerator, DeviceKind kind)
+        ComputeDevice(Context context, Accelerator accelerator, DeviceKind kind, bool managed = false)
         {
-            Context = context; Accelerator = accelerator; Kind = kind;
+            Context = context; Accelerator = accelerator; Kind = kind; IsManaged = managed;
+            ManagedThreads = managed ? Cpu.CpuBackend.DefaultThreads : 0;
         }
 
         /// <summary>A one-line description: kind, name, memory and group limits.</summary>
-        public string Describe() =>
-            $"{Kind} {Name} ({(Kind == DeviceKind.Cpu ? "host memory" : $"{Accelerator.MemorySize / (1024.0 * 1024 * 1024):0.0} GiB")}, " +
-            $"{Accelerator.MaxNumThreadsPerGroup} threads/group, warp {Accelerator.WarpSize})";
+        public string Describe() => IsManaged
+            ? $"Cpu managed CPU backend (host memory, {ManagedThreads} threads, {Cpu.CpuBackend.InstructionSet})"
+            : $"{Kind} {Name} ({(Kind == DeviceKind.Cpu ? "host memory" : $"{Accelerator.MemorySize / (1024.0 * 1024 * 1024):0.0} GiB")}, " +
+              $"{Accelerator.MaxNumThreadsPerGroup} threads/group, warp {Accelerator.WarpSize})";
 
         static Context CreateContext(bool cpu, bool cuda, bool opencl, int cpuWarpsPerGroup = CpuWarpsPerGroup)
         {
@@ -69,6 +83,15 @@ namespace Sd3Tex.Kernels
             catch { ctx.Dispose(); throw; }
         }
 
+        /// <summary>The managed CPU backend: multithreaded, vectorised C# ops on host buffers (what <c>cpu</c> and the
+        /// <c>auto</c> fallback open).</summary>
+        public static ComputeDevice CreateManagedCpu()
+        {
+            var ctx = CreateContext(true, false, false);
+            try { return new ComputeDevice(ctx, ctx.GetCPUDevice(0).CreateCPUAccelerator(ctx, CPUAcceleratorMode.Parallel), DeviceKind.Cpu, managed: true); }
+            catch { ctx.Dispose(); throw; }
+        }
+
         /// <summary>Opens the device a string names (see the class summary). Throws <see cref="DeviceException"/>.</summary>
         public static ComputeDevice Open(string spec = "auto")
         {
@@ -84,7 +107,8 @@ namespace Sd3Tex.Kernels
             }
             switch (kind)
             {
-                case "cpu": return CreateCpu();
+                case ManagedCpuName: return CreateManagedCpu();
+                case IlgpuCpuName: return CreateCpu();
                 case "cuda": return OpenGpu(DeviceKind.Cuda, Math.Max(0, index));
                 case "opencl": case "cl": return OpenGpu(DeviceKind.OpenCL, Math.Max(0, index));
                 case "auto":
@@ -93,9 +117,10 @@ namespace Sd3Tex.Kernels
                         try { return OpenGpu(k, 0); }
                         catch (DeviceException) { }
                     }
-                    return CreateCpu();
+                    return CreateManagedCpu();
                 default:
-                    throw new DeviceException($"unknown device \"{spec}\". Use auto, cuda, cuda:N, opencl, opencl:N or cpu.");
+                    throw new DeviceException($"unknown device \"{spec}\". Use auto, cuda, cuda:N, opencl, opencl:N, cpu (the managed CPU " +
+                                              "backend) or ilgpu-cpu (ILGPU's CPU accelerator).");
             }
         }
 
@@ -128,10 +153,10 @@ namespace Sd3Tex.Kernels
             }
         }
 
-        /// <summary>Every device kind that can be opened on this machine (the CPU always).</summary>
+        /// <summary>Every device kind that can be opened on this machine (both CPU backends always).</summary>
         public static IReadOnlyList<string> Available()
         {
-            var r = new List<string> { "cpu" };
+            var r = new List<string> { ManagedCpuName, IlgpuCpuName };
             foreach (var k in new[] { DeviceKind.Cuda, DeviceKind.OpenCL })
             {
                 try { using (OpenGpu(k, 0)) r.Add(k == DeviceKind.Cuda ? "cuda" : "opencl"); }

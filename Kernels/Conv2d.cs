@@ -168,6 +168,16 @@ namespace Sd3Tex.Kernels
                 HasBias = hasBias ? 1 : 0, HasResidual = hasRes ? 1 : 0,
                 M = batch * outH * outW, K = cin * kernel * kernel, OutHW = outH * outW,
             };
+            if (_device.IsManaged)
+            {
+                unsafe
+                {
+                    Cpu.CpuConv.Run(Cpu.CpuBackend.Ptr(input), Cpu.WeightPtr.Of(weight), hasBias ? Cpu.CpuBackend.Ptr(bias) : null,
+                                    hasRes ? Cpu.CpuBackend.Ptr(residual) : null, Cpu.CpuBackend.Ptr(output),
+                                    batch, cin, cout, inH, inW, kernel, upsample, padX, padY);
+                }
+                return;
+            }
             if (_path == KernelPath.Threads)
             {
                 long units = (long)batch * ((p.OutHW + 3) / 4) * ((cout + 3) / 4);

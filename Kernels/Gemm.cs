@@ -187,6 +187,11 @@ namespace Sd3Tex.Kernels
             else { residual = c; gate = c; tokensPerBatch = 1; gateBatchStride = 0; }
             if ((long)n * k > int.MaxValue || (long)m * ldc > int.MaxValue || (long)m * lda > int.MaxValue)
                 throw new ArgumentException("GEMM operands over 2^31 elements: split the call.");
+            if (_device.IsManaged)
+            {
+                RunManaged(a, w, hasBias ? bias : default, c, m, n, k, epilogue, residual, gate, tokensPerBatch, gateBatchStride, lda, ldc);
+                return;
+            }
             if (!hasBias) bias = c; // a kernel never gets an empty view (its address could not be taken on a GPU)
 
             var p = new GemmParams
@@ -210,6 +215,17 @@ namespace Sd3Tex.Kernels
         static void Need(string what, long have, long need)
         {
             if (have < need) throw new ArgumentException($"{what} holds {have} elements; the GEMM shape needs {need}.");
+        }
+
+        /// <summary>The managed CPU backend's path (<see cref="Cpu.CpuGemm"/>), on the same buffers.</summary>
+        static unsafe void RunManaged(ArrayView<float> a, WeightView w, ArrayView<float> bias, ArrayView<float> c, int m, int n, int k,
+                                      GemmEpilogue epilogue, ArrayView<float> residual, ArrayView<float> gate, int tokensPerBatch,
+                                      int gateBatchStride, int lda, int ldc)
+        {
+            bool gated = epilogue == GemmEpilogue.GatedResidual;
+            Cpu.CpuGemm.Linear(Cpu.CpuBackend.Ptr(a), lda, Cpu.WeightPtr.Of(w), Cpu.CpuBackend.Ptr(bias), Cpu.CpuBackend.Ptr(c), ldc, m, n, k,
+                               epilogue, gated ? Cpu.CpuBackend.Ptr(residual) : null, gated ? Cpu.CpuBackend.Ptr(gate) : null,
+                               tokensPerBatch, gateBatchStride);
         }
 
         Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmParams> F32Kernel(int ti)

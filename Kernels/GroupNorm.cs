@@ -60,6 +60,7 @@ namespace Sd3Tex.Kernels
             if (smem > 0) limit = (int)Math.Min(limit, smem / sizeof(float));
             _group = 1;
             while (_group * 2 <= limit) _group *= 2;
+            if (device.IsManaged) return; // the managed CPU backend runs Cpu.CpuOps instead of the kernels
             _partial = _path == KernelPath.Threads
                 ? acc.LoadStreamKernel<ArrayView<float>, ArrayView<float>, GroupNormParams>(PartialStatsThreadKernel)
                 : acc.LoadStreamKernel<ArrayView<float>, ArrayView<float>, GroupNormParams>(PartialStatsKernel);
@@ -154,6 +155,11 @@ namespace Sd3Tex.Kernels
             long n = (long)p.Batch * p.Channels * p.HW;
             Need("x", x.Length, n);
             int bg = p.Batch * p.Groups;
+            if (_device.IsManaged)
+            {
+                unsafe { Cpu.CpuOps.GroupNormStatistics(Cpu.CpuBackend.Ptr(x), Cpu.CpuBackend.Ptr(stats), p.Batch, p.Channels, p.HW, p.Groups, p.Eps); }
+                return;
+            }
             long partialsN = (long)bg * p.Splits * 3;
             var partials = Scratch(partialsN + (long)bg * 2).SubView(0, partialsN);
             if (_path == KernelPath.Threads) _partial(Conv2d.StrideConfig(_device, (long)bg * p.Splits), x, partials, p);
@@ -168,6 +174,15 @@ namespace Sd3Tex.Kernels
             Need("y", y.Length, n);
             Need("gamma", gamma.Length, p.Channels);
             Need("beta", beta.Length, p.Channels);
+            if (_device.IsManaged)
+            {
+                unsafe
+                {
+                    Cpu.CpuOps.GroupNormApply(Cpu.CpuBackend.Ptr(x), Cpu.CpuBackend.Ptr(stats), Cpu.CpuBackend.Ptr(gamma), Cpu.CpuBackend.Ptr(beta),
+                                              Cpu.CpuBackend.Ptr(y), p.Batch, p.Channels, p.HW, p.Groups, p.Silu != 0);
+                }
+                return;
+            }
             _apply(Conv2d.StrideConfig(_device, n), x, stats, gamma, beta, y, p);
         }
 

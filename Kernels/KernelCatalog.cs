@@ -46,15 +46,19 @@ namespace Sd3Tex.Kernels
         internal readonly CLCapabilityContext Capabilities;
         internal readonly CLDeviceVendor Vendor;
         internal readonly CLCVersion Version;
+        /// <summary>What a device of this target offers; kernels with variants are compiled in the variant such a
+        /// device runs (see <see cref="KernelCatalog.KernelsFor"/>).</summary>
+        public DeviceFeatures Features { get; }
 
         KernelTarget(string name, CudaArchitecture arch, CudaInstructionSet isa)
         {
-            Name = name; IsPtx = true; Architecture = arch; InstructionSet = isa;
+            Name = name; IsPtx = true; Architecture = arch; InstructionSet = isa; Features = DeviceFeatures.Cuda;
         }
 
-        KernelTarget(string name, CLCapabilityContext caps, CLDeviceVendor vendor, CLCVersion version)
+        KernelTarget(string name, CLCapabilityContext caps, CLDeviceVendor vendor, CLCVersion version, bool programScopeVariables = true)
         {
             Name = name; Capabilities = caps; Vendor = vendor; Version = version;
+            Features = DeviceFeatures.OpenCL(version.Major, version.Minor, programScopeVariables);
         }
 
         /// <summary>CUDA sm_70, sm_80, sm_86, sm_89 and sm_90, each with the PTX ISA its architecture first shipped with.</summary>
@@ -68,9 +72,11 @@ namespace Sd3Tex.Kernels
         };
 
         /// <summary>
-        /// OpenCL C for a typical AMD and a typical Intel GPU (fp16 and generic address space on), as OpenCL C 2.0 and 3.0,
-        /// plus the weakest device ILGPU can run on (generic address space only: no fp16, fp64, 64-bit atomics or
-        /// sub-groups). The kernels need no optional feature, so that target proves there is no hidden requirement.
+        /// OpenCL C for a typical AMD and a typical Intel GPU (fp16 and generic address space on), as OpenCL C 2.0 and 3.0
+        /// (3.0 with program-scope variables, as those drivers have them), plus the weakest devices ILGPU can run on
+        /// (generic address space only: no fp16, fp64, 64-bit atomics or sub-groups), as OpenCL C 2.0 and as 3.0
+        /// without program-scope variables. The kernels need no optional feature, so those targets prove there is no
+        /// hidden requirement; on the minimal C3.0 target the flash attention is its static-shared-memory variant.
         /// </summary>
         public static IReadOnlyList<KernelTarget> OpenCL { get; } = new[]
         {
@@ -79,6 +85,7 @@ namespace Sd3Tex.Kernels
             new KernelTarget("opencl intel C2.0", Caps(true), CLDeviceVendor.Intel, CLCVersion.CL20),
             new KernelTarget("opencl intel C3.0", Caps(true), CLDeviceVendor.Intel, CLCVersion.CL30),
             new KernelTarget("opencl minimal C2.0", Caps(false), CLDeviceVendor.Other, CLCVersion.CL20),
+            new KernelTarget("opencl minimal C3.0", Caps(false), CLDeviceVendor.Other, CLCVersion.CL30, programScopeVariables: false),
         };
 
         static CLCapabilityContext Caps(bool typicalGpu) =>
@@ -113,6 +120,9 @@ namespace Sd3Tex.Kernels
     /// <c>Sd3Tex.Kernels</c> namespace whose names end in <c>Kernel</c>. A generic kernel is listed through a static
     /// <c>KernelSpecializations()</c> method of its class returning the closed instantiations the product launches;
     /// a generic kernel without one is reported by <see cref="UnlistedGenericKernels"/> (and fails the tests).
+    /// A class whose kernels come in variants for different device features declares a static
+    /// <c>bool KernelUsed(MethodInfo kernel, DeviceFeatures features)</c>; a target compiles only the kernels its
+    /// features use (<see cref="KernelsFor"/>), which are the ones such a device launches.
     /// </summary>
     public static class KernelCatalog
     {
@@ -138,6 +148,22 @@ namespace Sd3Tex.Kernels
             return r.OrderBy(e => e.Name, StringComparer.Ordinal).ToList();
         }
 
+        /// <summary>Whether a device with these features launches this kernel: its class's <c>KernelUsed</c> decides
+        /// when it has one (kernel variants); otherwise every device does.</summary>
+        public static bool IsUsedOn(KernelEntry kernel, DeviceFeatures features)
+        {
+            if (kernel == null) throw new ArgumentNullException(nameof(kernel));
+            var used = kernel.Method.DeclaringType?.GetMethod("KernelUsed", All, null, new[] { typeof(MethodInfo), typeof(DeviceFeatures) }, null);
+            if (used == null || used.ReturnType != typeof(bool)) return true;
+            var method = kernel.Method.IsGenericMethod ? kernel.Method.GetGenericMethodDefinition() : kernel.Method;
+            return (bool)used.Invoke(null, new object[] { method, features });
+        }
+
+        /// <summary>The kernels a device of this target launches (every kernel, with each variant kernel only on the
+        /// targets whose features choose it).</summary>
+        public static IReadOnlyList<KernelEntry> KernelsFor(KernelTarget target, IEnumerable<KernelEntry> kernels = null) =>
+            (kernels ?? Kernels()).Where(k => IsUsedOn(k, target.Features)).ToList();
+
         /// <summary>Generic kernels whose class does not list its instantiations.</summary>
         public static IReadOnlyList<string> UnlistedGenericKernels()
         {
@@ -148,7 +174,8 @@ namespace Sd3Tex.Kernels
 
         static Context NewContext() => Context.Create(b => b.EnableAlgorithms().Optimize(OptimizationLevel.O2));
 
-        /// <summary>Compiles every kernel for every target. Never throws for a kernel: failures are results.</summary>
+        /// <summary>Compiles every kernel for every target, each target only the kernels it uses (<see cref="KernelsFor"/>:
+        /// a variant kernel only where it is chosen). Never throws for a kernel: failures are results.</summary>
         public static List<KernelCompileResult> CompileAll(IEnumerable<KernelEntry> kernels = null, IEnumerable<KernelTarget> targets = null)
         {
             var ks = (kernels ?? Kernels()).ToList();
@@ -159,7 +186,7 @@ namespace Sd3Tex.Kernels
                 foreach (var target in ts)
                 {
                     using (var backend = CreateBackend(context, target))
-                        foreach (var k in ks) results.Add(Compile(backend, k, target));
+                        foreach (var k in KernelsFor(target, ks)) results.Add(Compile(backend, k, target));
                 }
             }
             return results;
@@ -209,20 +236,41 @@ namespace Sd3Tex.Kernels
             r.DynamicShared = Regex.IsMatch(r.Source, @"\.extern\s+\.shared");
         }
 
-        /// <summary>A Markdown table: one row per kernel, one column per target (PTX: registers/shared bytes; OpenCL: source size).</summary>
+        /// <summary>One line per kernel variant in these results (a kernel compiled for some of the targets only): the
+        /// targets it is used on, with their features, e.g. "Attention.FlashStaticKernel: opencl minimal C3.0 (OpenCL C
+        /// 3.0 without program-scope variables)"; empty when every kernel was compiled for every target.</summary>
+        public static IReadOnlyList<string> VariantSummary(IReadOnlyList<KernelCompileResult> results)
+        {
+            var targets = results.Select(r => r.Target).Distinct().ToList();
+            var lines = new List<string>();
+            foreach (var group in results.GroupBy(r => r.Kernel.Name))
+            {
+                var on = group.Select(r => r.Target).Distinct().ToList();
+                if (on.Count == targets.Count) continue;
+                var off = targets.Where(t => !on.Contains(t)).ToList();
+                string where = on.Count <= off.Count
+                    ? string.Join(", ", on.Select(t => $"{t.Name} ({t.Features})"))
+                    : "every target but " + string.Join(", ", off.Select(t => $"{t.Name} ({t.Features})"));
+                lines.Add($"{group.Key}: {where}");
+            }
+            return lines;
+        }
+
+        /// <summary>A Markdown table: one row per kernel, one column per target (PTX: registers/shared bytes; OpenCL:
+        /// source size; "–": the target uses another variant of the kernel).</summary>
         public static string Table(IReadOnlyList<KernelCompileResult> results)
         {
             var targets = results.Select(r => r.Target).Distinct().ToList();
             var sb = new System.Text.StringBuilder();
             sb.Append("| kernel | ").Append(string.Join(" | ", targets.Select(t => t.Name))).AppendLine(" |");
             sb.Append("| --- |").Append(string.Concat(targets.Select(_ => " --- |"))).AppendLine();
-            foreach (var group in results.GroupBy(r => r.Kernel.Name))
+            foreach (var group in results.GroupBy(r => r.Kernel.Name).OrderBy(g => g.Key, StringComparer.Ordinal))
             {
                 sb.Append("| ").Append(group.Key);
                 foreach (var t in targets)
                 {
                     var r = group.FirstOrDefault(x => x.Target == t);
-                    string cell = r == null ? "" : !r.Success ? "FAILED" : t.IsPtx
+                    string cell = r == null ? "–" : !r.Success ? "FAILED" : t.IsPtx
                         ? $"{r.Registers} regs, {(r.DynamicShared ? "dyn + " : "")}{r.SharedBytes} B shared"
                         : $"{r.Source.Length / 1024.0:0.0} KB";
                     sb.Append(" | ").Append(cell);

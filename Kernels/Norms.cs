@@ -70,6 +70,11 @@ namespace Sd3Tex.Kernels
             long needMod = (long)((rows - 1) / tokensPerBatch) * modBatchStride + dim;
             Need("shift", shift.Length, needMod);
             Need("scale", scale.Length, needMod);
+            if (_device.IsManaged)
+            {
+                unsafe { Cpu.CpuOps.LayerNormModulate(P(x), P(shift), P(scale), P(y), rows, dim, tokensPerBatch, modBatchStride, eps); }
+                return;
+            }
             var p = Params(rows, dim, 1, dim, eps, true);
             p.TokensPerBatch = tokensPerBatch; p.ModStride = modBatchStride;
             _lnMod = _lnMod ?? _device.Accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, RowNormParams>(LayerNormModulateKernel);
@@ -88,6 +93,11 @@ namespace Sd3Tex.Kernels
             bool affine = weight.Length > 0;
             if (affine) { Need("weight", weight.Length, dim); Need("bias", bias.Length, dim); }
             else { weight = x; bias = x; }
+            if (_device.IsManaged)
+            {
+                unsafe { Cpu.CpuOps.LayerNorm(P(x), affine ? P(weight) : null, affine ? P(bias) : null, P(y), rows, dim, eps); }
+                return;
+            }
             _ln = _ln ?? _device.Accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, RowNormParams>(LayerNormKernel);
             _ln(Config(rows, dim), x, weight, bias, y, Params(rows, dim, 1, dim, eps, affine));
         }
@@ -110,9 +120,16 @@ namespace Sd3Tex.Kernels
             CheckRows(x, y, rows, headDim, heads, rowStride);
             bool hasWeight = weight.Length > 0;
             if (hasWeight) Need("weight", weight.Length, headDim); else weight = x;
+            if (_device.IsManaged)
+            {
+                unsafe { Cpu.CpuOps.RmsNormPerHead(P(x), hasWeight ? P(weight) : null, P(y), rows, heads, headDim, rowStride, 0, eps); }
+                return;
+            }
             _rms = _rms ?? _device.Accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, RowNormParams>(RmsNormKernel);
             _rms(Config(rows * heads, headDim), x, weight, y, Params(rows * heads, headDim, heads, rowStride, eps, hasWeight));
         }
+
+        static unsafe float* P(ArrayView<float> v) => Cpu.CpuBackend.Ptr(v);
 
         KernelConfig Config(int rows, int dim)
         {

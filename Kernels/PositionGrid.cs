@@ -65,6 +65,7 @@ namespace Sd3Tex.Kernels
         public PositionGrid(ComputeDevice device)
         {
             Device = device ?? throw new ArgumentNullException(nameof(device));
+            if (device.IsManaged) return; // the managed CPU backend runs Cpu.CpuOps instead of the kernels
             _crop = device.Accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, CropArgs>(CropKernel);
             _sinCos = device.Accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, SinCosArgs>(SinCosKernel);
         }
@@ -113,6 +114,11 @@ namespace Sd3Tex.Kernels
             if (table.Length < (long)tableSize * tableSize * hidden)
                 throw new ArgumentException($"pos_embed has {table.Length} elements; [{tableSize}*{tableSize}, {hidden}] needs {(long)tableSize * tableSize * hidden}.");
             if (n > int.MaxValue) throw new ArgumentException("tokens are larger than 2^31 elements.");
+            if (Device.IsManaged)
+            {
+                unsafe { Cpu.CpuOps.Crop(Cpu.CpuBackend.Ptr(dst), Cpu.CpuBackend.Ptr(table), batch, gridH, gridW, hidden, tableSize, top, left, accumulate); }
+                return;
+            }
             _crop((int)n, dst, table, new CropArgs
             {
                 GridH = gridH, GridW = gridW, Hidden = hidden, TableSize = tableSize, Top = top, Left = left, Accumulate = accumulate ? 1 : 0,
@@ -149,6 +155,11 @@ namespace Sd3Tex.Kernels
             long n = (long)batch * gridH * gridW * hidden;
             if (dst.Length < n) throw new ArgumentException($"output has {dst.Length} elements; [{batch}, {gridH}*{gridW}, {hidden}] needs {n}.");
             if (n > int.MaxValue) throw new ArgumentException("output is larger than 2^31 elements.");
+            if (Device.IsManaged)
+            {
+                unsafe { Cpu.CpuOps.SinCos(Cpu.CpuBackend.Ptr(dst), batch, gridH, gridW, hidden, top, left, grid.Step, grid.Offset, accumulate); }
+                return;
+            }
             _sinCos((int)n, dst, new SinCosArgs
             {
                 GridH = gridH, GridW = gridW, Hidden = hidden, Top = top, Left = left,

@@ -22,6 +22,7 @@ namespace Sd3Tex.Kernels
         public ShapeOps(ComputeDevice device)
         {
             Device = device ?? throw new ArgumentNullException(nameof(device));
+            if (device.IsManaged) return; // the managed CPU backend runs Cpu.CpuOps instead of the kernels
             var acc = device.Accelerator;
             _patchify = acc.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, PatchArgs>(PatchifyKernel);
             _unpatchify = acc.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, PatchArgs>(UnpatchifyKernel);
@@ -45,6 +46,11 @@ namespace Sd3Tex.Kernels
             Need(weight, (long)hidden * channels * patch * patch, "weight [hidden, C, p, p]");
             Need(bias, hidden, "bias [hidden]");
             Need(tokens, n, "tokens [B, T, hidden]");
+            if (Device.IsManaged)
+            {
+                unsafe { Cpu.CpuOps.Patchify(P(latent), P(weight), P(bias), P(tokens), batch, channels, height, width, hidden, patch); }
+                return;
+            }
             _patchify((int)n, latent, weight, bias, tokens, a);
         }
 
@@ -58,6 +64,11 @@ namespace Sd3Tex.Kernels
             long n = (long)batch * channels * height * width;
             Need(tokens, n, "tokens [B, T, p*p*C]");
             Need(image, n, "image [B, C, H, W]");
+            if (Device.IsManaged)
+            {
+                unsafe { Cpu.CpuOps.Unpatchify(P(tokens), P(image), batch, channels, height, width, patch); }
+                return;
+            }
             _unpatchify((int)n, tokens, image, a);
         }
 
@@ -73,11 +84,18 @@ namespace Sd3Tex.Kernels
             if (batch < 1 || dim < 2) throw new ArgumentOutOfRangeException(nameof(dim), "batch must be positive and dim at least 2");
             Need(timesteps, batch, "timesteps [B]");
             Need(output, (long)batch * dim, "output [B, dim]");
+            if (Device.IsManaged)
+            {
+                unsafe { Cpu.CpuOps.TimestepEmbedding(P(timesteps), P(output), batch, dim, (float)-Math.Log(maxPeriod), timestepScale); }
+                return;
+            }
             _timestep(batch * dim, timesteps, output, new TimestepArgs
             {
                 Dim = dim, Half = dim / 2, NegLogMaxPeriod = (float)-Math.Log(maxPeriod), Scale = timestepScale,
             });
         }
+
+        static unsafe float* P(ArrayView<float> v) => Cpu.CpuBackend.Ptr(v);
 
         static PatchArgs Args(int batch, int channels, int height, int width, int hidden, int patch)
         {

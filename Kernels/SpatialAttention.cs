@@ -53,6 +53,7 @@ namespace Sd3Tex.Kernels
             if (smem > 0) limit = (int)Math.Min(limit, smem / sizeof(float));
             _group = 1;
             while (_group * 2 <= limit) _group *= 2;
+            if (device.IsManaged) return; // the managed CPU backend runs Cpu.CpuOps instead of the kernels
             _transpose = acc.LoadStreamKernel<ArrayView<float>, ArrayView<float>, SpatialAttentionParams>(TransposeKernel);
             _softmax = _path == KernelPath.Threads
                 ? acc.LoadStreamKernel<ArrayView<float>, SpatialAttentionParams>(RowSoftmaxThreadKernel)
@@ -76,6 +77,11 @@ namespace Sd3Tex.Kernels
             if (n > int.MaxValue) throw new ArgumentException("transpose over 2^31 elements: split the call.");
             Need("input", input.Length, n);
             Need("output", output.Length, n);
+            if (_device.IsManaged)
+            {
+                unsafe { Cpu.CpuOps.Transpose(Cpu.CpuBackend.Ptr(input), Cpu.CpuBackend.Ptr(output), batch, rows, cols); }
+                return;
+            }
             _transpose(Conv2d.StrideConfig(_device, n), input, output, new SpatialAttentionParams { Batch = batch, Rows = rows, Cols = cols });
         }
 
@@ -87,6 +93,11 @@ namespace Sd3Tex.Kernels
             long n = (long)rows * cols;
             if (n > int.MaxValue) throw new ArgumentException("softmax over 2^31 elements: split the call.");
             Need("scores", scores.Length, n);
+            if (_device.IsManaged)
+            {
+                unsafe { Cpu.CpuOps.RowSoftmax(Cpu.CpuBackend.Ptr(scores), rows, cols, scale); }
+                return;
+            }
             var p = new SpatialAttentionParams { Batch = 1, Rows = rows, Cols = cols, Scale = scale };
             if (_path == KernelPath.Threads)
             {

@@ -72,6 +72,15 @@ namespace Sd3Tex.Kernels
             bool hasAdd = add.IsValid && add.Length > 0 && addRows > 0;
             if (hasAdd) Need("add", add.Length, (long)addRows * dim);
             else add = output; // a kernel never gets an empty view
+            if (_device.IsManaged)
+            {
+                unsafe
+                {
+                    Cpu.CpuOps.Gather(Cpu.CpuBackend.Ptr(ids), Cpu.WeightPtr.Of(table), hasAdd ? Cpu.CpuBackend.Ptr(add) : null, hasAdd ? addRows : 0,
+                                      Cpu.CpuBackend.Ptr(output), rows, dim, tableRows);
+                }
+                return;
+            }
             var p = new GatherParams { Rows = rows, Dim = dim, TableRows = tableRows, AddRows = hasAdd ? addRows : 0 };
             var acc = _device.Accelerator;
             switch (table.Type)
@@ -104,6 +113,11 @@ namespace Sd3Tex.Kernels
             if (2 * n > int.MaxValue) throw new ArgumentException("gated GELU over 2^31 elements: split the call.");
             Need("x", x.Length, 2 * n);
             Need("y", y.Length, n);
+            if (_device.IsManaged)
+            {
+                unsafe { Cpu.CpuOps.GatedGelu(Cpu.CpuBackend.Ptr(x), Cpu.CpuBackend.Ptr(y), rows, ff); }
+                return;
+            }
             _gatedGelu = _gatedGelu ?? _device.Accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, int>(GatedGeluKernel);
             _gatedGelu((int)n, x, y, ff);
         }

@@ -12,49 +12,142 @@ using Sd3Tex.Reference;
 namespace Sd3Tex.Bench;
 
 /// <summary>
-/// The benchmark harness. It prints a Markdown table (median and min–max over repeats) that the README quotes.
-/// Speed is measured here, never asserted in tests. Usage: sd3tex-bench [--repeats N] [--device D]
+/// The benchmark harness. It prints a Markdown table (median and min–max over repeats, achieved GFLOP/s against an
+/// analytic FLOP count, peak resident memory) that the README quotes. Speed is measured here, never asserted in tests.
+/// <code>
+/// sd3tex-bench [--suite lab,models,tiny] [--device cpu] [--repeats 3] [--sizes 256,512] [--vae-sizes 512]
+///              [--encoders clip|clip,t5|none] [--generate 512] [--steps 28] [--weights-dir DIR]
+/// </code>
+/// lab: each kernel alone at the model's shapes (GEMM at SD3-Medium's M×N×K against OpenBLAS SGEMM when it loads,
+/// attention at 1178 and 4250 tokens, norms, convolution). models: SD3-Medium-shaped random F16 weights (written once
+/// to --weights-dir, default the temp folder, and memory-mapped): one CFG step (batch 2) per size, text encoders on 77
+/// tokens, VAE decodes, and optionally a whole generation. tiny: the fixture-sized models.
 /// </summary>
 public static class Program
 {
     public static int Main(string[] args)
     {
-        int repeats = 5;
-        string device = "auto";
+        var o = new Options();
         for (int i = 0; i < args.Length; i++)
         {
-            if (args[i] == "--repeats") repeats = int.Parse(args[++i], CultureInfo.InvariantCulture);
-            else if (args[i] == "--device") device = args[++i];
+            string a = args[i];
+            string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{a} needs a value");
+            switch (a)
+            {
+                case "--suite": o.Suites = Next().Split(',').ToHashSet(); break;
+                case "--repeats": o.Repeats = int.Parse(Next(), CultureInfo.InvariantCulture); break;
+                case "--device": o.Device = Next(); break;
+                case "--sizes": o.Sizes = Ints(Next()); break;
+                case "--vae-sizes": o.VaeSizes = Ints(Next()); break;
+                case "--encoders": o.Encoders = Next().Split(',').ToHashSet(); break;
+                case "--generate": o.Generate = int.Parse(Next(), CultureInfo.InvariantCulture); break;
+                case "--steps": o.Steps = int.Parse(Next(), CultureInfo.InvariantCulture); break;
+                case "--weights-dir": o.WeightsDir = Next(); break;
+                case "--lab": o.Lab = Next().Split(',').ToHashSet(); break;
+                case "--help": case "-h": Console.WriteLine(Usage); return 0;
+                default: Console.Error.WriteLine($"unknown option {a}\n{Usage}"); return 2;
+            }
         }
-        Console.WriteLine($"machine: {Environment.ProcessorCount} logical cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}, " +
-                          $"{System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture}, .NET {Environment.Version}");
+        Console.WriteLine($"machine: {Machine()}");
+        Console.WriteLine($"command: sd3tex-bench {string.Join(' ', args)}");
+        Console.WriteLine($"OPENBLAS_CORETYPE={Environment.GetEnvironmentVariable("OPENBLAS_CORETYPE") ?? "(unset)"}, " +
+                          $"OPENBLAS_NUM_THREADS={Environment.GetEnvironmentVariable("OPENBLAS_NUM_THREADS") ?? "(unset)"}");
         Console.WriteLine();
-        Console.WriteLine("| figure | median | min–max | note |");
-        Console.WriteLine("| --- | --- | --- | --- |");
-        Conversions(repeats);
-        TinyMmdit(repeats, device);
-        TinyVae(repeats, device);
+        Console.WriteLine("| figure | median | min–max | GFLOP/s | note |");
+        Console.WriteLine("| --- | --- | --- | --- | --- |");
+        if (o.Suites.Contains("lab")) KernelLab.Run(o);
+        if (o.Suites.Contains("models")) ModelBench.Run(o);
+        if (o.Suites.Contains("tiny"))
+        {
+            TinyMmdit(o.Repeats, o.Device);
+            TinyVae(o.Repeats, o.Device);
+        }
+        Console.WriteLine();
+        Console.WriteLine($"peak resident memory of the process: {PeakRss() / 1e9:0.00} GB (weights are memory-mapped, so their pages count when touched)");
         return 0;
     }
 
-    static void Conversions(int repeats)
+    const string Usage = "sd3tex-bench [--suite lab,models,tiny] [--device cpu] [--repeats N] [--sizes 256,512,1024] [--vae-sizes 512,1024] " +
+                         "[--encoders clip,t5|none] [--generate 512] [--steps 28] [--weights-dir DIR] [--lab gemm,attention,norms,conv]";
+
+    public sealed class Options
     {
-        const int n = 16 << 20; // 16 M elements
-        var rng = new Random(1);
-        var f16 = new ushort[n]; var bf16 = new ushort[n]; var f8 = new byte[n];
-        for (int i = 0; i < n; i++)
-        {
-            float v = (float)(rng.NextDouble() * 2 - 1);
-            f16[i] = DTypes.FloatToHalf(v); bf16[i] = DTypes.FloatToBFloat16(v); f8[i] = (byte)rng.Next(0, 256);
-        }
-        var dst = new float[n];
-        Row("F16 → F32, 16 M elements (host)", repeats, () => { for (int i = 0; i < n; i++) dst[i] = DTypes.HalfToFloat(f16[i]); }, ms => $"{n / ms / 1e6:0.00} G elements/s");
-        Row("BF16 → F32, 16 M elements (host)", repeats, () => { for (int i = 0; i < n; i++) dst[i] = DTypes.BFloat16ToFloat(bf16[i]); }, ms => $"{n / ms / 1e6:0.00} G elements/s");
-        Row("F8_E4M3 → F32, 16 M elements (host)", repeats, () => { for (int i = 0; i < n; i++) dst[i] = DTypes.F8E4M3ToFloat(f8[i]); }, ms => $"{n / ms / 1e6:0.00} G elements/s");
+        public HashSet<string> Suites = new() { "lab", "models" };
+        public HashSet<string> Lab = new() { "gemm", "attention", "norms", "conv" };
+        public HashSet<string> Encoders = new() { "clip" };
+        public int Repeats = 3;
+        public string Device = "cpu";
+        public int[] Sizes = { 256, 512 };
+        public int[] VaeSizes = { 512 };
+        public int Generate;
+        public int Steps = 28;
+        public string WeightsDir = Path.GetTempPath();
     }
 
+    static int[] Ints(string s) => s.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(x => int.Parse(x, CultureInfo.InvariantCulture)).ToArray();
+
+    static string Machine()
+    {
+        string cpu = "unknown CPU";
+        try
+        {
+            foreach (var line in File.ReadLines("/proc/cpuinfo"))
+                if (line.StartsWith("model name", StringComparison.Ordinal)) { cpu = line.Substring(line.IndexOf(':') + 1).Trim(); break; }
+        }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
+        return $"{cpu}, {Environment.ProcessorCount} logical cores, {Sd3Tex.Kernels.Cpu.CpuBackend.InstructionSet}, " +
+               $"{System.Runtime.InteropServices.RuntimeInformation.OSDescription}, .NET {Environment.Version}";
+    }
+
+    /// <summary>Peak resident set of the process (VmHWM on Linux).</summary>
+    public static long PeakRss()
+    {
+        try
+        {
+            foreach (var line in File.ReadLines("/proc/self/status"))
+                if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
+                    return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
+        }
+        catch (IOException) { }
+        return Process.GetCurrentProcess().PeakWorkingSet64;
+    }
+
+    /// <summary>Times <paramref name="body"/> (one untimed warm-up unless <paramref name="warmup"/> is false) and prints a row.</summary>
+    public static double[] Row(string name, int repeats, Action body, double flops = 0, string note = "", bool warmup = true)
+    {
+        if (warmup) body();
+        var ms = new double[Math.Max(1, repeats)];
+        var proc = Process.GetCurrentProcess();
+        proc.Refresh();
+        var cpu0 = proc.TotalProcessorTime;
+        for (int r = 0; r < ms.Length; r++)
+        {
+            var sw = Stopwatch.StartNew();
+            body();
+            ms[r] = sw.Elapsed.TotalMilliseconds;
+        }
+        proc.Refresh();
+        double cpuMs = (proc.TotalProcessorTime - cpu0).TotalMilliseconds / ms.Length;
+        Array.Sort(ms);
+        double median = ms[ms.Length / 2];
+        string gf = flops > 0 ? (flops / (median * 1e6)).ToString("0.0", CultureInfo.InvariantCulture) : "";
+        // CPU time per run: robust to other load on the machine (a quiet machine gives wall ≈ CPU / threads)
+        string cpu = string.Create(CultureInfo.InvariantCulture, $"CPU {Time(cpuMs)}/run") +
+                     (flops > 0 ? string.Create(CultureInfo.InvariantCulture, $" = {flops / (cpuMs * 1e6):0.0} GFLOP per CPU-s") : "");
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {name} | {Time(median)} | {Time(ms.First())}–{Time(ms.Last())} | {gf} | {note}{(note.Length > 0 ? "; " : "")}{cpu} |"));
+        LastCpuMs = cpuMs;
+        return ms;
+    }
+
+    /// <summary>Mean CPU time per run of the last <see cref="Row"/>.</summary>
+    public static double LastCpuMs;
+
+    public static string Time(double ms) => ms >= 10000 ? (ms / 1000).ToString("0.00 s", CultureInfo.InvariantCulture)
+        : ms >= 100 ? ms.ToString("0 ms", CultureInfo.InvariantCulture) : ms.ToString("0.00 ms", CultureInfo.InvariantCulture);
+
     /// <summary>One forward of a tiny MMDiT with the mmdit-tiny-sd3m fixture's shapes (hidden 128, depth 2, batch 2,
-    /// latent 16×8×12, 7 text tokens), random F16 weights: the plain C# reference and the ILGPU model.</summary>
+    /// latent 16×8×12, 7 text tokens), random F16 weights: the plain C# reference and the device model.</summary>
     static void TinyMmdit(int repeats, string device)
     {
         var cfg = new MmditConfig { Depth = 2, HiddenSize = 128, PatchSize = 2, InChannels = 16, OutChannels = 16, PosEmbedMaxSize = 16, PooledDim = 64, ContextDim = 96, MlpHidden = 512 };
@@ -70,8 +163,7 @@ public static class Program
             float[] R(int n) => Enumerable.Range(0, n).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
             var x = R(2 * 16 * 8 * 12); var t = new[] { 500f, 500f }; var y = R(2 * 64); var c = R(2 * 7 * 96);
             var reference = new ReferenceMmdit(w);
-            Row("tiny MMDiT forward, plain C# reference", repeats, () => reference.Forward(x, 2, 8, 12, t, y, c, 7), _ => "hidden 128, depth 2, batch 2, 24+7 tokens");
-
+            Row("tiny MMDiT forward, plain C# reference", repeats, () => reference.Forward(x, 2, 8, 12, t, y, c, 7), note: "hidden 128, depth 2, batch 2, 24+7 tokens");
             var sw = Stopwatch.StartNew();
             using var dev = ComputeDevice.Open(device);
             using var model = new DeviceMmdit(w, dev);
@@ -80,15 +172,14 @@ public static class Program
             model.Forward(x, 2, 8, 12, t, y, c, 7);
             double first = sw.Elapsed.TotalMilliseconds;
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"| tiny MMDiT: context + upload, first forward (kernel compilation) on {dev.Kind} | {load:0} ms + {first:0} ms | | {dev.Name} |"));
-            Row($"tiny MMDiT forward on {dev.Kind}", repeats, () => model.Forward(x, 2, 8, 12, t, y, c, 7), _ => dev.Describe());
+                $"| tiny MMDiT: context + upload, first forward (kernel compilation) on {dev.Name} | {load:0} ms + {first:0} ms | | | |"));
+            Row($"tiny MMDiT forward on {dev.Name}", repeats, () => model.Forward(x, 2, 8, 12, t, y, c, 7), note: dev.Describe());
         }
         finally { Directory.Delete(dir, true); }
     }
 
     /// <summary>A tiny VAE decode with the vae-tiny fixture's shapes (ch 32, ch_mult 1, 1, 2, 2, 3 blocks per level,
-    /// random BF16 weights): 5 × 7 latent cells → 56 × 40 pixels on the plain C# reference and the ILGPU decoder,
-    /// and 16 × 16 cells → 128² pixels on the ILGPU decoder.</summary>
+    /// random BF16 weights).</summary>
     static void TinyVae(int repeats, string device)
     {
         var cfg = new VaeConfig { LatentChannels = 16, OutChannels = 3, BaseChannels = 32, ChannelMult = new[] { 1, 1, 2, 2 }, BlocksPerLevel = 3 };
@@ -105,34 +196,12 @@ public static class Program
             var small = R(16 * 5 * 7);
             var large = R(16 * 16 * 16);
             using var reference = new ReferenceVae(w);
-            Row("tiny VAE decode 5×7 → 56×40, plain C# reference", repeats, () => reference.Decode(small, 1, 5, 7), _ => "ch 32, mults 1,1,2,2");
-            var sw = Stopwatch.StartNew();
+            Row("tiny VAE decode 5×7 → 56×40, plain C# reference", repeats, () => reference.Decode(small, 1, 5, 7), note: "ch 32, mults 1,1,2,2");
             using var dev = ComputeDevice.Open(device);
             using var vae = new Sd3Tex.Vae.VaeDecoder(w, dev);
-            double load = sw.Elapsed.TotalMilliseconds;
-            sw.Restart();
-            vae.Decode(small, 1, 5, 7);
-            double first = sw.Elapsed.TotalMilliseconds;
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"| tiny VAE: context + upload, first decode (kernel compilation) on {dev.Kind} | {load:0} ms + {first:0} ms | | {dev.Name} |"));
-            Row($"tiny VAE decode 5×7 → 56×40 on {dev.Kind}", repeats, () => vae.Decode(small, 1, 5, 7), _ => dev.Describe());
-            Row($"tiny VAE decode 16×16 → 128² on {dev.Kind}", repeats, () => vae.Decode(large, 1, 16, 16), _ => dev.Describe());
+            Row($"tiny VAE decode 5×7 → 56×40 on {dev.Name}", repeats, () => vae.Decode(small, 1, 5, 7), note: dev.Describe());
+            Row($"tiny VAE decode 16×16 → 128² on {dev.Name}", repeats, () => vae.Decode(large, 1, 16, 16), note: dev.Describe());
         }
         finally { Directory.Delete(dir, true); }
-    }
-
-    static void Row(string name, int repeats, Action body, Func<double, string> note)
-    {
-        body(); // warm-up (JIT, kernel compilation)
-        var ms = new double[repeats];
-        for (int r = 0; r < repeats; r++)
-        {
-            var sw = Stopwatch.StartNew();
-            body();
-            ms[r] = sw.Elapsed.TotalMilliseconds;
-        }
-        Array.Sort(ms);
-        double median = ms[repeats / 2];
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {name} | {median:0.0} ms | {ms.First():0.0}–{ms.Last():0.0} ms | {note(median)} |"));
     }
 }

@@ -10,7 +10,9 @@ namespace Sd3Tex.Cli;
 /// <summary>Opening the MMDiT named by --weights on the device named by --device.</summary>
 public static class ModelOptions
 {
-    public const string DeviceHelp = "--device D   auto (CUDA, then OpenCL, then ILGPU's CPU accelerator), cuda[:N], opencl[:N], cpu,\n" +
+    public const string DeviceHelp = "--device D   auto (CUDA, then OpenCL, then the managed CPU backend), cuda[:N], opencl[:N],\n" +
+                                     "               cpu (the managed CPU backend: multithreaded, AVX-512/AVX2 C#; SD3TEX_CPU_THREADS sets the threads),\n" +
+                                     "               ilgpu-cpu (ILGPU's CPU accelerator running the GPU kernels: slow, for tests),\n" +
                                      "               or reference (the plain C# reference implementation: slow, for checking)";
 
     public static IMmditModel OpenMmdit(Checkpoint ck, string device, TextWriter log)

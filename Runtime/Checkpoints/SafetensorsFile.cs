@@ -348,7 +348,42 @@ namespace Sd3Tex.Checkpoints
             if (t.File != this) throw new ArgumentException($"{t.Name} belongs to another file.");
         }
 
+        int _leases;
+        bool _disposeRequested;
+
+        /// <summary>Keeps the memory map alive past <see cref="Dispose"/> until <see cref="Release"/> (the managed CPU
+        /// backend reads weights in place from the map, so a model holds a lease while it lives).</summary>
+        public void Retain()
+        {
+            lock (_tensors)
+            {
+                if (_base == null && DataLength > 0) throw new ObjectDisposedException(Path);
+                _leases++;
+            }
+        }
+
+        /// <summary>Ends a <see cref="Retain"/>; the map closes when the last lease ends after <see cref="Dispose"/>.</summary>
+        public void Release()
+        {
+            lock (_tensors)
+            {
+                if (_leases == 0) return;
+                if (--_leases > 0 || !_disposeRequested) return;
+            }
+            Close();
+        }
+
         public void Dispose()
+        {
+            lock (_tensors)
+            {
+                _disposeRequested = true;
+                if (_leases > 0) return;
+            }
+            Close();
+        }
+
+        void Close()
         {
             if (_view != null)
             {

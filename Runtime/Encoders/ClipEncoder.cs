@@ -35,8 +35,8 @@ namespace Sd3Tex.Encoders
         public ClipConfig Config { get; }
         public Component Role { get; }
         public ComputeDevice Device => _device;
-        /// <summary>Device bytes held by the weights.</summary>
-        public long WeightBytes => _t.Bytes;
+        /// <summary>Bytes of the weights: device copies plus, on the managed CPU backend, those read in place from the memory map.</summary>
+        public long WeightBytes => _t.Bytes + _t.MappedBytes;
 
         /// <param name="weights">The encoder's weights, names without <c>text_encoders.clip_x.transformer.</c>.</param>
         /// <param name="role">CLIP-L (quick_gelu) or CLIP-G (erf-GELU).</param>
@@ -48,7 +48,7 @@ namespace Sd3Tex.Encoders
             Role = role;
             _device = device ?? throw new ArgumentNullException(nameof(device));
             _ownsDevice = ownsDevice;
-            _t = new DeviceTensors(device.Accelerator);
+            _t = new DeviceTensors(device);
             try
             {
                 _gemm = new Gemm(device);

@@ -48,7 +48,7 @@ namespace Sd3Tex.Encoders
         /// <summary>True when block weights are uploaded block by block on every call.</summary>
         public bool StreamsWeights { get; }
         /// <summary>Device bytes held by the weights (with streaming: the resident ones plus one block's buffer set).</summary>
-        public long WeightBytes => _t.Bytes;
+        public long WeightBytes => _t.Bytes + _t.MappedBytes; // mapped: the managed CPU backend's in-place weights
 
         /// <param name="weights">The encoder's weights, names without <c>text_encoders.t5xxl.transformer.</c>. With
         /// streaming they must stay readable (the checkpoint open) for the encoder's lifetime.</param>
@@ -62,7 +62,7 @@ namespace Sd3Tex.Encoders
             _ownsDevice = ownsDevice;
             _weights = weights;
             StreamsWeights = streamWeights ?? ShouldStream(weights, device);
-            _t = new DeviceTensors(device.Accelerator);
+            _t = new DeviceTensors(device);
             try
             {
                 _gemm = new Gemm(device);

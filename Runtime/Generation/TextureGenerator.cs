@@ -63,6 +63,8 @@ namespace Sd3Tex.Generation
         public long EncoderBytes { get; }
         public long TransformerBytes { get; }
         public long DecoderBytes { get; }
+        /// <summary>The transformer's weights alone (without activations).</summary>
+        public long TransformerWeightBytes { get; }
         /// <summary>Time spent opening: reading and uploading weights, and compiling kernels (first use on this device).</summary>
         public StageTimings OpenTimings { get; }
         /// <summary>A name for the model in image metadata: the first weight file's name.</summary>
@@ -84,7 +86,8 @@ namespace Sd3Tex.Generation
             var total = Stopwatch.StartNew();
 
             EncoderBytes = DeviceBytes(checkpoint, Component.ClipL) + DeviceBytes(checkpoint, Component.ClipG) + DeviceBytes(checkpoint, Component.T5xxl);
-            TransformerBytes = DeviceBytes(checkpoint, Component.Mmdit) + MmditWorkspaceBytes(config, 2, 1024, 1024, 154);
+            TransformerWeightBytes = DeviceBytes(checkpoint, Component.Mmdit);
+            TransformerBytes = TransformerWeightBytes + MmditWorkspaceBytes(config, 2, 1024, 1024, 154);
             DecoderBytes = DeviceBytes(checkpoint, Component.Vae);
             MemoryBudget = options.MemoryBudget > 0 ? options.MemoryBudget
                 : device == null || device.Kind == DeviceKind.Cpu ? VaeMemoryPlanner.HostDefaultBudget
@@ -268,6 +271,10 @@ namespace Sd3Tex.Generation
         T Guard<T>(string component, Func<T> work)
         {
             try { return work(); }
+            catch (VaeMemoryException e)
+            {
+                throw new GenerationMemoryException(component, $"the {component} does not fit the memory budget: {e.Message}", e);
+            }
             catch (Exception e) when (!(e is GenerationMemoryException) && IsOutOfMemory(e))
             {
                 string way;

@@ -35,8 +35,10 @@ namespace Sd3Tex.Models
 
         public MmditConfig Config { get; }
         public ComputeDevice Device => _device;
-        /// <summary>Device bytes held by the weights.</summary>
-        public long WeightBytes => _weights.Bytes;
+        /// <summary>Bytes of the weights: device copies plus <see cref="MappedWeightBytes"/>.</summary>
+        public long WeightBytes => _weights.Bytes + _weights.MappedBytes;
+        /// <summary>Weight bytes read in place from the checkpoint's memory map (the managed CPU backend's 16-bit linear weights).</summary>
+        public long MappedWeightBytes => _weights.MappedBytes;
         /// <summary>Allow patch grids beyond the 192 × 192 the models were trained on.</summary>
         public bool AllowLargeGrid { get; set; }
 
@@ -57,7 +59,7 @@ namespace Sd3Tex.Models
                                                      $"(first: {string.Join(", ", check.Missing)} {string.Join(", ", check.WrongShape)}). Run `sd3tex inspect` for details.");
             _device = device ?? throw new ArgumentNullException(nameof(device));
             _ownsDevice = ownsDevice;
-            _weights = new DeviceTensors(device.Accelerator);
+            _weights = new DeviceTensors(device);
             try
             {
                 _gemm = new Gemm(device);
@@ -83,6 +85,11 @@ namespace Sd3Tex.Models
         void Upload(string name, Weight w)
         {
             bool linear = w.Shape.Length == 2 && name.EndsWith(".weight", StringComparison.Ordinal);
+            if (linear)
+            {
+                _weights.Put(name, true, w); // in place from the memory map on the managed CPU backend
+                return;
+            }
             var host = HostTensor.Prepare(linear, w);
             if (name == "pos_embed" && PositionGrid.TryDetectSinCos(host.Floats, Config.PosEmbedMaxSize, Config.HiddenSize, out var grid)) _tableGrid = grid;
             _weights.Put(name, host);

@@ -104,6 +104,10 @@ namespace Sd3Tex.Models
     /// Named device tensors of an encoder: linear weights and embedding tables in their device type (see
     /// <see cref="HostTensor.DeviceType"/>), everything else as F32. Putting a tensor under a name that already holds one
     /// of the same type and length overwrites it in place: streamed blocks reuse one buffer set.
+    /// <para>On the managed CPU backend (<see cref="ComputeDevice.IsManaged"/>) a 16-bit tensor kept in its stored type
+    /// whose bytes lie contiguously in one checkpoint file is not copied: its view points into the file's memory map
+    /// (the file is kept open with <see cref="SafetensorsFile.Retain"/> until this is disposed), so a 4 GB F16
+    /// checkpoint costs no extra memory. Other tensors are copied as on any device.</para>
     /// </summary>
     public sealed class DeviceTensors : IDisposable
     {
@@ -112,17 +116,32 @@ namespace Sd3Tex.Models
             public DType Type;
             public MemoryBuffer1D<float, Stride1D.Dense> F32;
             public MemoryBuffer1D<ushort, Stride1D.Dense> Bits;
+            public MemoryBuffer Mapped;
+            public SafetensorsFile MappedFile;
+            public ArrayView<ushort> BitsView;
             public long Length;
-            public void Dispose() { F32?.Dispose(); Bits?.Dispose(); }
+            public void Dispose()
+            {
+                F32?.Dispose(); Bits?.Dispose(); Mapped?.Dispose();
+                MappedFile?.Release();
+                MappedFile = null;
+            }
         }
 
         readonly Accelerator _acc;
+        readonly bool _mapInPlace;
         readonly Dictionary<string, Entry> _entries = new Dictionary<string, Entry>(StringComparer.Ordinal);
 
-        /// <summary>Device bytes held.</summary>
+        /// <summary>Device bytes held (copies; tensors read in place from a memory map are <see cref="MappedBytes"/>).</summary>
         public long Bytes { get; private set; }
 
+        /// <summary>Bytes read in place from checkpoint memory maps (managed CPU backend).</summary>
+        public long MappedBytes { get; private set; }
+
         public DeviceTensors(Accelerator accelerator) { _acc = accelerator ?? throw new ArgumentNullException(nameof(accelerator)); }
+
+        /// <summary>Tensors for a device; on the managed CPU backend 16-bit weights are read in place from the memory map.</summary>
+        public DeviceTensors(ComputeDevice device) : this(device?.Accelerator) { _mapInPlace = device.IsManaged; }
 
         public bool Contains(string name) => _entries.ContainsKey(name);
 
@@ -132,9 +151,10 @@ namespace Sd3Tex.Models
         {
             if (_entries.TryGetValue(name, out var e))
             {
-                if (e.Type != t.Type || e.Length != t.Length)
+                if (e.Type != t.Type || e.Length != t.Length || e.Mapped != null)
                 {
-                    Bytes -= e.Length * (e.Type == DType.F32 ? 4 : 2);
+                    if (e.Mapped != null) MappedBytes -= e.Length * 2;
+                    else Bytes -= e.Length * (e.Type == DType.F32 ? 4 : 2);
                     e.Dispose();
                     _entries.Remove(name);
                     e = null;
@@ -144,7 +164,11 @@ namespace Sd3Tex.Models
             {
                 e = new Entry { Type = t.Type, Length = t.Length };
                 if (t.Type == DType.F32) e.F32 = _acc.Allocate1D<float>(Math.Max(1, t.Length));
-                else e.Bits = _acc.Allocate1D<ushort>(Math.Max(1, t.Length));
+                else
+                {
+                    e.Bits = _acc.Allocate1D<ushort>(Math.Max(1, t.Length));
+                    e.BitsView = e.Bits.View;
+                }
                 _entries[name] = e;
                 Bytes += t.DeviceBytes;
             }
@@ -154,8 +178,50 @@ namespace Sd3Tex.Models
         }
 
         /// <summary>Uploads the concatenation of <paramref name="parts"/>; 16-bit (or F8 as F16) when
-        /// <paramref name="keepStored"/>, else F32.</summary>
-        public void Put(string name, bool keepStored, params Weight[] parts) => Put(name, HostTensor.Prepare(keepStored, parts));
+        /// <paramref name="keepStored"/>, else F32 (mapped in place instead when the class summary says so).</summary>
+        public void Put(string name, bool keepStored, params Weight[] parts)
+        {
+            if (_mapInPlace && keepStored && TryMap(name, parts)) return;
+            Put(name, HostTensor.Prepare(keepStored, parts));
+        }
+
+        /// <summary>Maps F16/BF16 parts whose bytes are contiguous in one file.</summary>
+        unsafe bool TryMap(string name, Weight[] parts)
+        {
+            if (parts.Length == 0) return false;
+            DType type = parts[0].DType;
+            if (type != DType.F16 && type != DType.BF16) return false;
+            SafetensorsFile file = null;
+            byte* start = null, next = null;
+            long count = 0;
+            foreach (var w in parts)
+            {
+                if (w.DType != type) return false;
+                foreach (var p in w.Parts)
+                {
+                    if (file == null) file = p.Source.File;
+                    else if (p.Source.File != file) return false;
+                    byte* at = file.DataPointer(p.Source) + p.Start * 2;
+                    if (start == null) start = at;
+                    else if (at != next) return false;
+                    next = at + p.Count * 2;
+                    count += p.Count;
+                }
+            }
+            if (count == 0 || count > int.MaxValue) return false;
+            if (_entries.TryGetValue(name, out var old))
+            {
+                Bytes -= old.Mapped != null ? 0 : old.Length * (old.Type == DType.F32 ? 4 : 2);
+                if (old.Mapped != null) MappedBytes -= old.Length * 2;
+                old.Dispose();
+                _entries.Remove(name);
+            }
+            file.Retain();
+            var buffer = ILGPU.Runtime.CPU.CPUMemoryBuffer.Create(_acc, (IntPtr)start, count, sizeof(ushort));
+            _entries[name] = new Entry { Type = type, Mapped = buffer, MappedFile = file, BitsView = buffer.AsArrayView<ushort>(0, count), Length = count };
+            MappedBytes += count * 2;
+            return true;
+        }
 
         Entry Get(string name) => _entries.TryGetValue(name, out var e) ? e : throw new KeyNotFoundException($"no device tensor \"{name}\"");
 
@@ -171,7 +237,7 @@ namespace Sd3Tex.Models
         public WeightView Linear(string name)
         {
             var e = Get(name);
-            return e.Type == DType.F32 ? WeightView.FromF32(e.F32.View) : WeightView.FromBits(e.Type, e.Bits.View);
+            return e.Type == DType.F32 ? WeightView.FromF32(e.F32.View) : WeightView.FromBits(e.Type, e.BitsView);
         }
 
         /// <summary>A table (embedding) in its device type.</summary>
@@ -182,6 +248,7 @@ namespace Sd3Tex.Models
             foreach (var e in _entries.Values) e.Dispose();
             _entries.Clear();
             Bytes = 0;
+            MappedBytes = 0;
         }
     }
 }

@@ -236,6 +236,31 @@ namespace Sd3Tex.Models
             foreach (var t in Conv("decoder.conv_out", OutChannels, cin, 3)) yield return t;
         }
 
+        /// <summary>The LDM encoder half, as SD3's single-file checkpoints carry it (SD3 has no quant_conv or
+        /// post_quant_conv): conv_in, BlocksPerLevel − 1 res blocks per level with a stride-2 downsample after every
+        /// level but the last, the mid block with its attention, norm_out and conv_out to 2 × latent channels (mean and
+        /// log-variance). All optional: decoding never reads them.</summary>
+        public IEnumerable<TensorSpec> EncoderTensors()
+        {
+            var list = new List<TensorSpec>();
+            void Add(IEnumerable<TensorSpec> specs) { foreach (var t in specs) list.Add(new TensorSpec(t.Name, t.Shape, optional: true)); }
+            long c = BaseChannels;
+            Add(Conv("encoder.conv_in", c, OutChannels, 3));
+            for (int level = 0; level < Levels; level++)
+            {
+                long cout = (long)BaseChannels * ChannelMult[level];
+                for (int j = 0; j < BlocksPerLevel - 1; j++) { Add(ResBlock($"encoder.down.{level}.block.{j}", c, cout)); c = cout; }
+                if (level < Levels - 1) Add(Conv($"encoder.down.{level}.downsample.conv", c, c, 3));
+            }
+            Add(ResBlock("encoder.mid.block_1", c, c));
+            Add(Norm("encoder.mid.attn_1.norm", c));
+            foreach (var x in new[] { "q", "k", "v", "proj_out" }) Add(Conv("encoder.mid.attn_1." + x, c, c, 1));
+            Add(ResBlock("encoder.mid.block_2", c, c));
+            Add(Norm("encoder.norm_out", c));
+            Add(Conv("encoder.conv_out", 2L * LatentChannels, c, 3));
+            return list;
+        }
+
         public SchemaCheck Check(IReadOnlyDictionary<string, Weight> w)
             => SchemaCheck.Compare(w, Tensors(), "encoder.", "quant_conv.", "post_quant_conv.");
 

@@ -38,8 +38,8 @@ namespace Sd3Tex.Vae
 
         public VaeConfig Config { get; }
         public ComputeDevice Device => _device;
-        /// <summary>Device bytes held by the weights.</summary>
-        public long WeightBytes => _weights.Bytes;
+        /// <summary>Bytes of the weights: device copies plus, on the managed CPU backend, those read in place from the memory map.</summary>
+        public long WeightBytes => _weights.Bytes + _weights.MappedBytes;
         /// <summary>Device bytes of the current workspace (0 before the first decode).</summary>
         public long WorkspaceBytes => _ws?.Bytes ?? 0;
 
@@ -54,7 +54,7 @@ namespace Sd3Tex.Vae
                                                      $"(first: {string.Join(", ", check.Missing)} {string.Join(", ", check.WrongShape)}). Run `sd3tex inspect` for details.");
             _device = device ?? throw new ArgumentNullException(nameof(device));
             _ownsDevice = ownsDevice;
-            _weights = new DeviceTensors(device.Accelerator);
+            _weights = new DeviceTensors(device);
             try
             {
                 _conv = new Conv2d(device);

@@ -48,6 +48,19 @@ public sealed class CliTests
     }
 
     [Test]
+    public void CompileKernelsListsTheFlashVariantPerTarget()
+    {
+        var (code, stdout, stderr) = Run("compile-kernels", "--target", "opencl");
+        Assert.That(code, Is.EqualTo(0), stderr);
+        Assert.That(stdout, Does.Contain("| opencl minimal C3.0 |"));
+        Assert.That(stdout, Does.Contain("variant Attention.FlashStaticKernel: opencl minimal C3.0 (OpenCL C 3.0 without program-scope variables)"));
+        Assert.That(stdout, Does.Contain("variant Attention.FlashKernel: every target but opencl minimal C3.0"));
+        var staticRow = stdout.Split('\n').Single(l => l.StartsWith("| Attention.FlashStaticKernel |"));
+        Assert.That(staticRow.Split('|').Count(c => c.Trim() == "–"), Is.EqualTo(5), "only the minimal C3.0 target compiles it");
+        Assert.That(Run("compile-kernels", "--target", "vulkan").stderr, Does.Contain("--target must be ptx, opencl or all"));
+    }
+
+    [Test]
     public void ErrorsExitNonZeroWithAMessage()
     {
         string dir = TestPaths.NewScratch("cli");

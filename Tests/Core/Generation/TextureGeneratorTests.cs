@@ -85,6 +85,21 @@ namespace Sd3Tex.Tests.Generation
         }
 
         [Test]
+        public void ADecoderOverTheBudgetIsNamedWithTheWayOut()
+        {
+            var o = PipelineTinyTests.TinyOptions("reference");
+            o.MemoryBudget = _gen.TransformerWeightBytes + 1000; // the transformer's weights fit, the rest loads one at a time
+            using (var gen = TextureGenerator.Open(o))
+            {
+                Assert.That(gen.Resident, Is.False);
+                Assert.That(gen.Notes, Has.Some.Contains("one at a time"));
+                var e = Assert.Throws<GenerationMemoryException>(() => gen.Generate(Small()));
+                Assert.That(e.Component, Is.EqualTo("decoder"));
+                Assert.That(e.Message, Does.Contain("does not fit the memory budget"));
+            }
+        }
+
+        [Test]
         public void SeedsReproducePyTorchsCpuGenerator()
         {
             // noise-torch-cpu's seed_42 case is [1, 16, 8, 12]: the latent of a 96 × 64 image

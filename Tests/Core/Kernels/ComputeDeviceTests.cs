@@ -26,6 +26,7 @@ namespace Sd3Tex.Tests.Kernels
         public void CpuGroupsHoldTheTiles()
         {
             if (Device.Kind != DeviceKind.Cpu) Assert.Pass("GPU limits are the hardware's");
+            // both CPU backends: the managed one keeps ILGPU's CPU accelerator for its buffers (and any kernel)
             Assert.That(Device.Accelerator.MaxNumThreadsPerGroup, Is.EqualTo(ComputeDevice.CpuWarpSize * ComputeDevice.CpuWarpsPerGroup));
         }
     }

@@ -213,7 +213,7 @@ namespace Sd3Tex.Tests.Kernels
             Assert.That(Gemm.ThreadsFor(_auto.MaxTile), Is.LessThanOrEqualTo(acc.MaxNumThreadsPerGroup));
             Assert.That(Gemm.SharedBytesFor(_auto.MaxTile), Is.LessThanOrEqualTo(acc.MaxSharedMemoryPerGroup));
             Assert.That(_small.MaxTile, Is.EqualTo(16));
-            if (DeviceName == "cpu") Assert.That(_auto.MaxTile, Is.EqualTo(16), "the CPU device has 16 threads per group");
+            if (DeviceName == ComputeDevice.IlgpuCpuName) Assert.That(_auto.MaxTile, Is.EqualTo(16), "the CPU device has 16 threads per group");
             if (DeviceName == WideCpu) Assert.That(_auto.MaxTile, Is.EqualTo(64));
         }
 

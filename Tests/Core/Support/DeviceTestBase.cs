@@ -6,8 +6,9 @@ using Sd3Tex.Kernels;
 namespace Sd3Tex.Tests
 {
     /// <summary>
-    /// Base of every kernel test: a fixture written once runs on each accelerator present. The CPU accelerator always;
-    /// CUDA or OpenCL when this machine has one (or only those named in SD3TEX_TEST_DEVICES, e.g. "cpu,cuda").
+    /// Base of every kernel test: a fixture written once runs on each accelerator present. Both CPU backends always
+    /// ("cpu", the managed backend, and "ilgpu-cpu", ILGPU's CPU accelerator running the GPU kernels); CUDA or OpenCL
+    /// when this machine has one (or only those named in SD3TEX_TEST_DEVICES, e.g. "cpu,ilgpu-cpu,cuda").
     /// Derive with <c>[TestFixtureSource(typeof(DeviceTestBase), nameof(Devices))]</c> and a constructor taking the name.
     /// </summary>
     public abstract class DeviceTestBase
@@ -24,8 +25,8 @@ namespace Sd3Tex.Tests
             }
         }
 
-        /// <summary>A CPU device with 256 threads per group, for tests of GPU-sized tiles.</summary>
-        public const string WideCpu = "cpu-256";
+        /// <summary>ILGPU's CPU accelerator with 256 threads per group, for tests of GPU-sized tiles.</summary>
+        public const string WideCpu = "ilgpu-cpu-256";
 
         protected readonly string DeviceName;
         protected ComputeDevice Device { get; private set; }

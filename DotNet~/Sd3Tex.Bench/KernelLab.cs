@@ -1,0 +1,143 @@
+using System;
+using ILGPU;
+using ILGPU.Runtime;
+using Sd3Tex.Kernels;
+
+namespace Sd3Tex.Bench;
+
+/// <summary>
+/// Each kernel alone at SD3-Medium's real shapes (llm.c's "kernel lab"): the op classes on the chosen device, with
+/// random data. GEMM shapes are those of one CFG step at 512² (batch 2: 2 × 1024 image rows, 2 × 154 context rows),
+/// weights F16 as in the checkpoint and F32; OpenBLAS SGEMM on the same F32 data in the same run when it loads.
+/// </summary>
+public static unsafe class KernelLab
+{
+    static readonly (string Name, int M, int N, int K)[] GemmShapes =
+    {
+        ("image qkv", 2048, 4608, 1536),
+        ("image attn.proj", 2048, 1536, 1536),
+        ("image mlp.fc1", 2048, 6144, 1536),
+        ("image mlp.fc2", 2048, 1536, 6144),
+        ("context qkv", 308, 4608, 1536),
+        ("context_embedder", 308, 1536, 4096),
+        ("adaLN modulation (2 rows)", 2, 9216, 1536),
+    };
+
+    static float[] Random(long n, int seed, float range = 1f)
+    {
+        var r = new Random(seed);
+        var a = new float[n];
+        for (long i = 0; i < n; i++) a[i] = (float)(r.NextDouble() * 2 - 1) * range;
+        return a;
+    }
+
+    public static void Run(Program.Options o)
+    {
+        using var dev = ComputeDevice.Open(o.Device);
+        string on = dev.IsManaged ? "managed" : dev.Kind.ToString();
+        int reps = Math.Max(o.Repeats, 5);
+        if (o.Lab.Contains("gemm")) Gemms(dev, on, reps);
+        if (o.Lab.Contains("attention")) Attentions(dev, on, o.Repeats);
+        if (o.Lab.Contains("norms")) NormsLab(dev, on, reps);
+        if (o.Lab.Contains("conv")) Convs(dev, on, o.Repeats);
+    }
+
+    static void Gemms(ComputeDevice dev, string on, int reps)
+    {
+        var acc = dev.Accelerator;
+        var gemm = new Gemm(dev);
+        bool blas = OpenBlas.Available;
+        if (!blas) Console.WriteLine("| OpenBLAS not found (install libopenblas0-pthread to compare) | | | | |");
+        foreach (var (name, m, n, k) in GemmShapes)
+        {
+            double flops = 2.0 * m * n * k;
+            var a = Random((long)m * k, 1);
+            var w = Random((long)n * k, 2, 1f / MathF.Sqrt(k));
+            var bits = new ushort[w.Length];
+            for (int i = 0; i < w.Length; i++) bits[i] = DTypes.FloatToHalf(w[i]);
+            using var da = acc.Allocate1D(a);
+            using var dw = acc.Allocate1D(w);
+            using var db = acc.Allocate1D(bits);
+            using var dc = acc.Allocate1D<float>((long)m * n);
+            string shape = $"M {m} N {n} K {k}";
+            var f16 = Program.Row($"GEMM {name}, F16 weights, {on}", reps, () => { gemm.Linear(da.View, WeightView.FromF16(db.View), default, dc.View, m, n, k); acc.Synchronize(); }, flops, shape);
+            double f16Cpu = Program.LastCpuMs;
+            var f32 = Program.Row($"GEMM {name}, F32 weights, {on}", reps, () => { gemm.Linear(da.View, WeightView.FromF32(dw.View), default, dc.View, m, n, k); acc.Synchronize(); }, flops, shape);
+            double f32Cpu = Program.LastCpuMs;
+            if (blas)
+            {
+                var c = new float[(long)m * n];
+                var ob = Program.Row($"GEMM {name}, OpenBLAS SGEMM (F32)", reps, () =>
+                {
+                    fixed (float* pa = a, pw = w, pc = c) OpenBlas.LinearF32(pa, pw, pc, m, n, k);
+                }, flops, shape);
+                double obCpu = Program.LastCpuMs;
+                double ratio = ob[ob.Length / 2] / f16[f16.Length / 2];
+                Console.WriteLine(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                    $"| GEMM {name}: ours (F16) / OpenBLAS speed | {ratio * 100:0} % | | | F32 weights: {ob[ob.Length / 2] / f32[f32.Length / 2] * 100:0} %; by CPU time F16 {obCpu / f16Cpu * 100:0} %, F32 {obCpu / f32Cpu * 100:0} % |"));
+            }
+        }
+    }
+
+    static void Attentions(ComputeDevice dev, string on, int reps)
+    {
+        var acc = dev.Accelerator;
+        var attn = new Attention(dev);
+        const int batch = 2, heads = 24, d = 64, tc = 154;
+        foreach (int tx in new[] { 1024, 4096 })
+        {
+            int T = tc + tx, row = 3 * heads * d;
+            using var cq = acc.Allocate1D(Random((long)batch * tc * row, 3));
+            using var xq = acc.Allocate1D(Random((long)batch * tx * row, 4));
+            using var co = acc.Allocate1D<float>((long)batch * tc * heads * d);
+            using var xo = acc.Allocate1D<float>((long)batch * tx * heads * d);
+            double flops = 4.0 * batch * heads * (double)T * T * d;
+            Program.Row($"joint attention {T} tokens ({tc} + {tx}), 24 heads of 64, batch 2, {on}", tx > 2000 ? Math.Max(1, reps - 1) : reps,
+                () => { attn.JointAttention(cq.View, co.View, tc, xq.View, xo.View, tx, batch, heads, d); acc.Synchronize(); }, flops, "flash style, 4·B·H·T²·D FLOP");
+        }
+    }
+
+    static void NormsLab(ComputeDevice dev, string on, int reps)
+    {
+        var acc = dev.Accelerator;
+        var norms = new Norms(dev);
+        int rows = 2048, dim = 1536;
+        using var x = acc.Allocate1D(Random((long)rows * dim, 5));
+        using var y = acc.Allocate1D<float>((long)rows * dim);
+        using var mod = acc.Allocate1D(Random(2L * 6 * dim, 6, 0.1f));
+        Program.Row($"adaLN LayerNorm-modulate [{rows}, {dim}], {on}", reps,
+            () => { norms.LayerNormModulate(x.View, mod.View, mod.View.SubView(dim, mod.View.Length - dim), y.View, rows, dim, 1024, 6 * dim); acc.Synchronize(); },
+            0, $"{2.0 * rows * dim * 4 / 1e6:0} MB read+written");
+        using var gn = new GroupNorm(dev);
+        foreach (var (c, hw) in new[] { (512, 128 * 128), (128, 512 * 512) })
+        {
+            using var gx = acc.Allocate1D(Random((long)c * hw, 7));
+            using var gy = acc.Allocate1D<float>((long)c * hw);
+            using var gamma = acc.Allocate1D(Random(c, 8));
+            using var beta = acc.Allocate1D(Random(c, 9));
+            Program.Row($"GroupNorm + SiLU [{c}, {(int)Math.Sqrt(hw)}²], 32 groups, {on}", reps,
+                () => { gn.Run(gx.View, gamma.View, beta.View, gy.View, 1, c, hw, 32, 1e-6f, true); acc.Synchronize(); }, 0, $"{2.0 * c * hw * 4 / 1e6:0} MB read+written");
+        }
+    }
+
+    static void Convs(ComputeDevice dev, string on, int reps)
+    {
+        var acc = dev.Accelerator;
+        var conv = new Conv2d(dev);
+        foreach (var (cin, cout, size, up) in new[] { (512, 512, 64, false), (256, 256, 256, false), (128, 128, 512, false), (256, 256, 256, true) })
+        {
+            int ih = size, oh = up ? 2 * size : size;
+            using var x = acc.Allocate1D(Random((long)cin * ih * ih, 10));
+            var w = Random((long)cout * cin * 9, 11, 0.05f);
+            var bits = new ushort[w.Length];
+            for (int i = 0; i < w.Length; i++) bits[i] = DTypes.FloatToHalf(w[i]);
+            using var wb = acc.Allocate1D(bits);
+            using var bias = acc.Allocate1D(Random(cout, 12));
+            using var y = acc.Allocate1D<float>((long)cout * oh * oh);
+            double flops = 2.0 * cout * cin * 9 * oh * oh;
+            Program.Row($"conv 3×3 {cin}→{cout} {(up ? $"upsample {ih}²→{oh}²" : $"at {oh}²")}, F16 weights, {on}", reps,
+                () => { conv.Run(x.View, WeightView.FromF16(wb.View), bias.View, default, y.View, 1, cin, cout, ih, ih, 3, up); acc.Synchronize(); },
+                flops, "implicit GEMM");
+        }
+    }
+}

@@ -1,0 +1,193 @@
+using System;
+using System.Diagnostics;
+using System.Globalization;
+using System.IO;
+using System.Linq;
+using Sd3Tex.Checkpoints;
+using Sd3Tex.Encoders;
+using Sd3Tex.Kernels;
+using Sd3Tex.Models;
+using Sd3Tex.Vae;
+
+namespace Sd3Tex.Bench;
+
+/// <summary>
+/// Model figures on SD3-Medium-shaped random weights (F16, official single-file key names): one MMDiT step with CFG
+/// (batch 2, 154 context tokens) per size, text encoders on 77 tokens, VAE decodes, and a whole generation. The
+/// random checkpoints are written once into the weights folder (the MMDiT is about 4.2 GB) and reused.
+/// </summary>
+public static class ModelBench
+{
+    const int ContextTokens = 154;
+
+    static string Ensure(Program.Options o, string name, Func<System.Collections.Generic.IEnumerable<TensorSource>> tensors)
+    {
+        string path = Path.Combine(o.WeightsDir, "sd3tex-bench-" + name + ".safetensors");
+        if (File.Exists(path)) return path;
+        var sw = Stopwatch.StartNew();
+        string tmp = path + ".part";
+        CheckpointWriter.Write(tensors(), CheckpointLayout.Single, tmp);
+        File.Move(tmp, path);
+        Console.WriteLine($"| (wrote random {name} weights: {new FileInfo(path).Length / 1e9:0.00} GB in {sw.Elapsed.TotalSeconds:0} s) | | | | |");
+        return path;
+    }
+
+    /// <summary>FLOP of one MMDiT forward (FLOP = 2·MAC; every linear layer and the two attention products).</summary>
+    public static double MmditFlops(MmditConfig c, int batch, int tx, int tc)
+    {
+        double d = c.HiddenSize, B = batch, p2c = c.PatchSize * c.PatchSize * c.InChannels;
+        double f = 2 * B * tx * p2c * d                                   // x_embedder
+                 + 2 * B * (MmditConfig.TimestepFrequencyDim * d + d * d) // t_embedder
+                 + 2 * B * (c.PooledDim * d + d * d)                     // y_embedder
+                 + 2 * B * tc * c.ContextDim * d;                        // context_embedder
+        for (int i = 0; i < c.Depth; i++)
+        {
+            bool last = i == c.Depth - 1;
+            double mlp = c.MlpHidden;
+            f += 2 * B * d * d * ((last ? 2 : 6) + (c.IsDualAttention(i) ? 9 : 6));           // adaLN
+            f += 2 * B * tx * d * (3 * d + d + 2 * mlp) + (c.IsDualAttention(i) ? 2 * B * tx * d * 4 * d : 0);
+            f += last ? 2 * B * tc * d * 3 * d : 2 * B * tc * d * (3 * d + d + 2 * mlp);
+            f += 4 * B * (double)(tx + tc) * (tx + tc) * d + (c.IsDualAttention(i) ? 4 * B * (double)tx * tx * d : 0);
+        }
+        f += 2 * B * d * 2 * d + 2 * B * tx * d * p2c;                    // final layer
+        return f;
+    }
+
+    static float[] Random(long n, int seed, float range = 1f)
+    {
+        var r = new Random(seed);
+        var a = new float[n];
+        for (long i = 0; i < n; i++) a[i] = (float)(r.NextDouble() * 2 - 1) * range;
+        return a;
+    }
+
+    public static void Run(Program.Options o)
+    {
+        using var dev = ComputeDevice.Open(o.Device);
+        string on = dev.IsManaged ? "managed CPU" : dev.Kind.ToString();
+        var cfg = MmditConfig.ForFamily(ModelFamily.Sd3Medium);
+        string mmditPath = Ensure(o, "sd3-medium-mmdit-f16", () => RandomWeights.Mmdit(cfg, DType.F16, 1));
+        if (o.Sizes.Length > 0 || o.Generate > 0)
+        {
+            using var ck = Checkpoint.Open(mmditPath);
+            var w = ck.ComponentWeights(Component.Mmdit);
+            var sw = Stopwatch.StartNew();
+            using var model = new DeviceMmdit(w, dev);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"| SD3-Medium MMDiT load (random F16 weights, {cfg.Tensors().Sum(t => t.ElementCount) / 1e9:0.00} B parameters), {on} | {Program.Time(sw.Elapsed.TotalMilliseconds)} | | | {model.MappedWeightBytes / 1e9:0.00} GB mapped in place, {(model.WeightBytes - model.MappedWeightBytes) / 1e6:0} MB copied |"));
+            foreach (int size in o.Sizes)
+            {
+                int lat = size / 8, tx = (lat / 2) * (lat / 2);
+                var x = Random(2L * 16 * lat * lat, 1);
+                var t = new[] { 800f, 800f };
+                var y = Random(2 * cfg.PooledDim, 2);
+                var c = Random(2L * ContextTokens * cfg.ContextDim, 3);
+                double flops = MmditFlops(cfg, 2, tx, ContextTokens);
+                sw.Restart();
+                model.Forward(x, 2, lat, lat, t, y, c, ContextTokens);
+                double first = sw.Elapsed.TotalMilliseconds;
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"| MMDiT CFG step {size}² first run (JIT, workspace, page-in of the mapped weights), {on} | {Program.Time(first)} | | | |"));
+                int reps = size >= 1024 ? Math.Min(o.Repeats, 2) : o.Repeats;
+                Program.Row($"MMDiT CFG step {size}² (batch 2, {tx} + {ContextTokens} tokens), {on}", reps, () => model.Forward(x, 2, lat, lat, t, y, c, ContextTokens),
+                            flops, $"{flops / 1e9:0} GFLOP; peak RSS {Program.PeakRss() / 1e9:0.0} GB", warmup: false);
+            }
+            if (o.Generate > 0) Generate(o, dev, on, model, cfg);
+        }
+        if (o.Encoders.Contains("clip")) Clip(o, dev, on);
+        if (o.Encoders.Contains("t5")) T5(o, dev, on);
+        if (o.VaeSizes.Length > 0) VaeDecodes(o, dev, on);
+    }
+
+    static void Clip(Program.Options o, ComputeDevice dev, string on)
+    {
+        var ids = Enumerable.Range(0, 77).Select(i => i == 0 ? 49406 : i < 20 ? 320 + i : 49407).ToArray();
+        foreach (var (role, c, name) in new[] { (Component.ClipL, ClipConfig.ClipL(), "clip-l"), (Component.ClipG, ClipConfig.ClipG(), "clip-g") })
+        {
+            string prefix = role == Component.ClipL ? Checkpoint.ClipLPrefix : Checkpoint.ClipGPrefix;
+            string path = Ensure(o, name + "-f16", () => RandomWeights.For(c.Tensors(), prefix, DType.F16, 5));
+            using var ck = Checkpoint.Open(path);
+            using var enc = new ClipEncoder(ck.ComponentWeights(role), role, dev);
+            double flops = 2.0 * 77 * (c.Layers * (4.0 * c.HiddenSize * c.HiddenSize + 2.0 * c.HiddenSize * c.IntermediateSize) + 2.0 * 77 * c.HiddenSize * c.Layers);
+            Program.Row($"{TextEncoderSetup.NameOf(role)} encode, 77 tokens, {on}", o.Repeats, () => enc.Encode(ids, 1), flops, $"peak RSS {Program.PeakRss() / 1e9:0.0} GB");
+        }
+    }
+
+    static void T5(Program.Options o, ComputeDevice dev, string on)
+    {
+        var c = T5Config.Xxl();
+        string path = Ensure(o, "t5xxl-f16", () => RandomWeights.For(c.Tensors(), Checkpoint.T5Prefix, DType.F16, 6));
+        using var ck = Checkpoint.Open(path);
+        using var enc = new T5Encoder(ck.ComponentWeights(Component.T5xxl), dev);
+        var ids = Enumerable.Range(0, 77).Select(i => i < 20 ? 100 + i : i == 20 ? 1 : 0).ToArray();
+        double flops = 2.0 * 77 * c.Layers * (4.0 * c.DModel * c.Heads * c.DKv + 3.0 * c.DModel * c.DFf) + 4.0 * 77 * 77 * c.Heads * c.DKv * c.Layers;
+        Program.Row($"T5-XXL encode, 77 tokens, {on}", o.Repeats, () => enc.Encode(ids, 1, 77), flops, $"peak RSS {Program.PeakRss() / 1e9:0.0} GB");
+    }
+
+    static void VaeDecodes(Program.Options o, ComputeDevice dev, string on)
+    {
+        var c = VaeConfig.Sd3();
+        string path = Ensure(o, "sd3-vae-f16", () => RandomWeights.For(c.Tensors(), Checkpoint.VaePrefix, DType.F16, 7));
+        using var ck = Checkpoint.Open(path);
+        using var vae = new VaeDecoder(ck.ComponentWeights(Component.Vae), dev);
+        foreach (int size in o.VaeSizes)
+        {
+            int lat = size / 8;
+            var z = Random(16L * lat * lat, 8);
+            var opts = new VaeDecodeOptions { MemoryBudget = 16L << 30 };
+            int reps = size >= 1024 ? 1 : o.Repeats;
+            Program.Row($"VAE decode {size}², {on}", reps, () => vae.Decode(z, 1, lat, lat, opts), 0, $"peak RSS {Program.PeakRss() / 1e9:0.0} GB", warmup: size < 1024);
+        }
+    }
+
+    /// <summary>A whole generation: CLIP-L and CLIP-G on 77 tokens (T5 as zeros unless --encoders has t5: SD3 runs without
+    /// it), <see cref="Program.Options.Steps"/> Euler steps with CFG (two MMDiT passes as one batch of 2), the VAE decode.</summary>
+    static void Generate(Program.Options o, ComputeDevice dev, string on, DeviceMmdit model, MmditConfig cfg)
+    {
+        int size = o.Generate, lat = size / 8;
+        var cl = ClipConfig.ClipL(); var cg = ClipConfig.ClipG(); var vc = VaeConfig.Sd3();
+        string lp = Ensure(o, "clip-l-f16", () => RandomWeights.For(cl.Tensors(), Checkpoint.ClipLPrefix, DType.F16, 5));
+        string gp = Ensure(o, "clip-g-f16", () => RandomWeights.For(cg.Tensors(), Checkpoint.ClipGPrefix, DType.F16, 5));
+        string vp = Ensure(o, "sd3-vae-f16", () => RandomWeights.For(vc.Tensors(), Checkpoint.VaePrefix, DType.F16, 7));
+        using var lck = Checkpoint.Open(lp);
+        using var gck = Checkpoint.Open(gp);
+        using var vck = Checkpoint.Open(vp);
+        var ids = Enumerable.Range(0, 77).Select(i => i == 0 ? 49406 : i < 20 ? 320 + i : 49407).ToArray();
+        var sw = Stopwatch.StartNew();
+        using var clipL = new ClipEncoder(lck.ComponentWeights(Component.ClipL), Component.ClipL, dev);
+        using var clipG = new ClipEncoder(gck.ComponentWeights(Component.ClipG), Component.ClipG, dev);
+        using var vae = new VaeDecoder(vck.ComponentWeights(Component.Vae), dev);
+        var lo = clipL.Encode(ids, 2); // [cond ; uncond]
+        var go = clipG.Encode(ids, 2);
+        double encode = sw.Elapsed.TotalMilliseconds;
+        var context = new float[2L * ContextTokens * cfg.ContextDim]; // CLIP-L ‖ CLIP-G penultimate, zero-padded to 4096, then 77 zero T5 rows
+        for (int b = 0; b < 2; b++)
+            for (int tkn = 0; tkn < 77; tkn++)
+            {
+                long dst = ((long)b * ContextTokens + tkn) * cfg.ContextDim;
+                Array.Copy(lo.Penultimate, ((long)b * 77 + tkn) * lo.Width, context, dst, lo.Width);
+                Array.Copy(go.Penultimate, ((long)b * 77 + tkn) * go.Width, context, dst + lo.Width, go.Width);
+            }
+        var pooled = new float[2 * cfg.PooledDim];
+        for (int b = 0; b < 2; b++)
+        {
+            Array.Copy(lo.PooledProjected, b * lo.ProjectionDim, pooled, b * cfg.PooledDim, lo.ProjectionDim);
+            Array.Copy(go.PooledProjected, b * go.ProjectionDim, pooled, b * cfg.PooledDim + lo.ProjectionDim, go.ProjectionDim);
+        }
+        var x = Sd3Tex.Sampling.TorchCpuNoise.Randn(42, 1, 16, lat, lat);
+        var sigmas = new Sd3Tex.Sampling.FlowSchedule(3f).Sigmas(o.Steps);
+        sw.Restart();
+        Sd3Tex.Sampling.VelocityModel velocity = (xx, batch, ts) => model.Forward(xx, batch, lat, lat, ts, pooled, context, ContextTokens);
+        var latent = Sd3Tex.Sampling.Samplers.Sample(Sd3Tex.Sampling.SamplerKind.Euler, Sd3Tex.Sampling.Cfg.Guided(velocity, 1, 5f), x, sigmas);
+        double sampling = sw.Elapsed.TotalMilliseconds;
+        sw.Restart();
+        vae.Decode(Sd3Tex.Sampling.Samplers.ToVaeInput(latent), 1, lat, lat, new VaeDecodeOptions { MemoryBudget = 16L << 30 });
+        double decode = sw.Elapsed.TotalMilliseconds;
+        double total = encode + sampling + decode;
+        int tx = (lat / 2) * (lat / 2);
+        double flops = o.Steps * MmditFlops(cfg, 2, tx, ContextTokens);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"| whole generation {size}², {o.Steps} Euler steps, CFG, CLIP-L + CLIP-G (no T5), {on} | {Program.Time(total)} | | {flops / (sampling * 1e6):0.0} (sampling) | " +
+            $"encode {Program.Time(encode)} (incl. load), sampling {Program.Time(sampling)} ({Program.Time(sampling / o.Steps)}/step), VAE {Program.Time(decode)}; one run; peak RSS {Program.PeakRss() / 1e9:0.0} GB |"));
+    }
+}
