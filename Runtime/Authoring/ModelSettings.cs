@@ -49,7 +49,7 @@ namespace Sd3Tex.Authoring
 
         #region Paths
 
-        static readonly Regex DevicePattern = new Regex(@"^(auto|cpu|reference|(cuda|opencl|cl)(:\d+)?)$", RegexOptions.CultureInvariant | RegexOptions.IgnoreCase);
+        static readonly Regex DevicePattern = new Regex(@"^(auto|cpu|ilgpu-cpu|reference|(cuda|opencl|cl)(:\d+)?)$", RegexOptions.CultureInvariant | RegexOptions.IgnoreCase);
 
         /// <summary>A weights entry split into its role (<c>clip_g=</c>, or "") and its path.</summary>
         static void Split(string entry, string baseDirectory, out string role, out string path)
@@ -155,7 +155,7 @@ namespace Sd3Tex.Authoring
                 if (!Directory.Exists(full)) m.Add(FormMessage.Error("Tokenizers", $"The tokenizer folder {Tokenizers} was not found (looked at {full})."));
             }
             if (!DevicePattern.IsMatch((Device ?? "").Trim()) && !string.IsNullOrWhiteSpace(Device))
-                m.Add(FormMessage.Error("Device", $"Device \"{Device}\" is unknown: use auto, cuda, cuda:N, opencl, opencl:N, cpu or reference."));
+                m.Add(FormMessage.Error("Device", $"Device \"{Device}\" is unknown: use auto, cuda, cuda:N, opencl, opencl:N, cpu, ilgpu-cpu or reference."));
             if (MemoryBudgetMiB < 0) m.Add(FormMessage.Error("MemoryBudgetMiB", "The memory budget cannot be negative: use 0 for the device's memory."));
             if (VaeTileSize < 0) m.Add(FormMessage.Error("VaeTileSize", "The VAE tile size cannot be negative: use 0 to choose it from the memory budget."));
             if (ClipLHeads < 0 || ClipGHeads < 0) m.Add(FormMessage.Error("ClipHeads", "CLIP heads cannot be negative: use 0 to infer them from the weights."));
