@@ -4,7 +4,6 @@
 // parameters and their C# default values, attribute usage. Dropped: bodies (here `throw null`), `extern`/`unsafe`,
 // native-binding and documentation attributes ([NativeMethod], [uei.DefaultValue] ...), members and interfaces the
 // package does not use. Nothing here runs; this assembly is never shipped.
-#pragma warning disable CS0109 // `new` kept as Unity declares it although the hidden member is not declared here
 
 using System;
 
