@@ -1,9 +1,11 @@
+using System.Collections.Generic;
 using System;
 using System.Diagnostics;
 using System.Globalization;
 using System.IO;
 using System.Linq;
 using Sd3Tex.Checkpoints;
+using Sd3Tex.Generation;
 using Sd3Tex.Encoders;
 using Sd3Tex.Kernels;
 using Sd3Tex.Models;
@@ -140,54 +142,39 @@ public static class ModelBench
         }
     }
 
-    /// <summary>A whole generation: CLIP-L and CLIP-G on 77 tokens (T5 as zeros unless --encoders has t5: SD3 runs without
-    /// it), <see cref="Program.Options.Steps"/> Euler steps with CFG (two MMDiT passes as one batch of 2), the VAE decode.</summary>
+    /// <summary>A whole generation through the product's <see cref="TextureGenerator"/>: CLIP-L and CLIP-G (T5 too when
+    /// --encoders has t5), <see cref="Program.Options.Steps"/> Euler steps with CFG (cond and uncond as one batch of 2),
+    /// the VAE decode, the PNG's pixels; the stage timings are the generator's own.</summary>
     static void Generate(Program.Options o, ComputeDevice dev, string on, DeviceMmdit model, MmditConfig cfg)
     {
-        int size = o.Generate, lat = size / 8;
+        if (string.IsNullOrEmpty(o.Tokenizers)) throw new ArgumentException("--generate needs --tokenizers DIR (clip/vocab.json, clip/merges.txt, t5/tokenizer.json)");
+        int size = o.Generate;
         var cl = ClipConfig.ClipL(); var cg = ClipConfig.ClipG(); var vc = VaeConfig.Sd3();
-        string lp = Ensure(o, "clip-l-f16", () => RandomWeights.For(cl.Tensors(), Checkpoint.ClipLPrefix, DType.F16, 5));
-        string gp = Ensure(o, "clip-g-f16", () => RandomWeights.For(cg.Tensors(), Checkpoint.ClipGPrefix, DType.F16, 5));
-        string vp = Ensure(o, "sd3-vae-f16", () => RandomWeights.For(vc.Tensors(), Checkpoint.VaePrefix, DType.F16, 7));
-        using var lck = Checkpoint.Open(lp);
-        using var gck = Checkpoint.Open(gp);
-        using var vck = Checkpoint.Open(vp);
-        var ids = Enumerable.Range(0, 77).Select(i => i == 0 ? 49406 : i < 20 ? 320 + i : 49407).ToArray();
-        var sw = Stopwatch.StartNew();
-        using var clipL = new ClipEncoder(lck.ComponentWeights(Component.ClipL), Component.ClipL, dev);
-        using var clipG = new ClipEncoder(gck.ComponentWeights(Component.ClipG), Component.ClipG, dev);
-        using var vae = new VaeDecoder(vck.ComponentWeights(Component.Vae), dev);
-        var lo = clipL.Encode(ids, 2); // [cond ; uncond]
-        var go = clipG.Encode(ids, 2);
-        double encode = sw.Elapsed.TotalMilliseconds;
-        var context = new float[2L * ContextTokens * cfg.ContextDim]; // CLIP-L ‖ CLIP-G penultimate, zero-padded to 4096, then 77 zero T5 rows
-        for (int b = 0; b < 2; b++)
-            for (int tkn = 0; tkn < 77; tkn++)
-            {
-                long dst = ((long)b * ContextTokens + tkn) * cfg.ContextDim;
-                Array.Copy(lo.Penultimate, ((long)b * 77 + tkn) * lo.Width, context, dst, lo.Width);
-                Array.Copy(go.Penultimate, ((long)b * 77 + tkn) * go.Width, context, dst + lo.Width, go.Width);
-            }
-        var pooled = new float[2 * cfg.PooledDim];
-        for (int b = 0; b < 2; b++)
+        var weights = new List<string>
         {
-            Array.Copy(lo.PooledProjected, b * lo.ProjectionDim, pooled, b * cfg.PooledDim, lo.ProjectionDim);
-            Array.Copy(go.PooledProjected, b * go.ProjectionDim, pooled, b * cfg.PooledDim + lo.ProjectionDim, go.ProjectionDim);
-        }
-        var x = Sd3Tex.Sampling.TorchCpuNoise.Randn(42, 1, 16, lat, lat);
-        var sigmas = new Sd3Tex.Sampling.FlowSchedule(3f).Sigmas(o.Steps);
-        sw.Restart();
-        Sd3Tex.Sampling.VelocityModel velocity = (xx, batch, ts) => model.Forward(xx, batch, lat, lat, ts, pooled, context, ContextTokens);
-        var latent = Sd3Tex.Sampling.Samplers.Sample(Sd3Tex.Sampling.SamplerKind.Euler, Sd3Tex.Sampling.Cfg.Guided(velocity, 1, 5f), x, sigmas);
-        double sampling = sw.Elapsed.TotalMilliseconds;
-        sw.Restart();
-        vae.Decode(Sd3Tex.Sampling.Samplers.ToVaeInput(latent), 1, lat, lat, new VaeDecodeOptions { MemoryBudget = 16L << 30 });
-        double decode = sw.Elapsed.TotalMilliseconds;
-        double total = encode + sampling + decode;
-        int tx = (lat / 2) * (lat / 2);
-        double flops = o.Steps * MmditFlops(cfg, 2, tx, ContextTokens);
+            Ensure(o, "sd3-medium-mmdit-f16", () => RandomWeights.Mmdit(cfg, DType.F16, 1)),
+            Ensure(o, "clip-l-f16", () => RandomWeights.For(cl.Tensors(), Checkpoint.ClipLPrefix, DType.F16, 5)),
+            Ensure(o, "clip-g-f16", () => RandomWeights.For(cg.Tensors(), Checkpoint.ClipGPrefix, DType.F16, 5)),
+            Ensure(o, "sd3-vae-f16", () => RandomWeights.For(vc.Tensors(), Checkpoint.VaePrefix, DType.F16, 7)),
+        };
+        bool t5 = o.Encoders.Contains("t5");
+        if (t5) weights.Add(Ensure(o, "t5xxl-f16", () => RandomWeights.For(T5Config.Xxl().Tensors(), Checkpoint.T5Prefix, DType.F16, 6)));
+        var sw = Stopwatch.StartNew();
+        using var gen = TextureGenerator.Open(new GeneratorOptions { Weights = weights, Tokenizers = o.Tokenizers, Device = o.Device });
+        double open = sw.Elapsed.TotalMilliseconds;
+        var request = new GenerationRequest
+        {
+            Prompt = "mossy stone bricks, seamless texture", Seed = 42, Width = size, Height = size, Steps = o.Steps, Cfg = 5f, Shift = 3f,
+            Sampler = Sd3Tex.Sampling.SamplerKind.Euler, UseT5 = t5,
+        };
+        var result = gen.Generate(request);
+        var tm = result.Timings;
+        int lat = size / 8, tx = (lat / 2) * (lat / 2);
+        int tokens = ContextTokens;
+        double flops = o.Steps * MmditFlops(cfg, 2, tx, tokens);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"| whole generation {size}², {o.Steps} Euler steps, CFG, CLIP-L + CLIP-G (no T5), {on} | {Program.Time(total)} | | {flops / (sampling * 1e6):0.0} (sampling) | " +
-            $"encode {Program.Time(encode)} (incl. load), sampling {Program.Time(sampling)} ({Program.Time(sampling / o.Steps)}/step), VAE {Program.Time(decode)}; one run; peak RSS {Program.PeakRss() / 1e9:0.0} GB |"));
+            $"| whole generation {size}², {o.Steps} Euler steps, CFG, CLIP-L + CLIP-G{(t5 ? " + T5-XXL" : " (no T5)")}, {on}, TextureGenerator | {Program.Time(tm.Total.TotalMilliseconds)} | | {flops / (tm.Sampling.TotalMilliseconds * 1e6):0.0} (sampling) | " +
+            $"open {Program.Time(open)} (kernels {Program.Time(gen.OpenTimings.CompilingKernels.TotalMilliseconds)}, weights {Program.Time(gen.OpenTimings.Loading.TotalMilliseconds)}); encode {Program.Time(tm.Encoding.TotalMilliseconds)}, " +
+            $"sampling {Program.Time(tm.Sampling.TotalMilliseconds)} ({Program.Time(tm.Sampling.TotalMilliseconds / o.Steps)}/step), VAE {Program.Time(tm.Decoding.TotalMilliseconds)}; one run; peak RSS {Program.PeakRss() / 1e9:0.0} GB |"));
     }
 }
