@@ -110,7 +110,7 @@ public static class Program
         {
             foreach (var line in File.ReadLines("/proc/self/status"))
                 if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
-                    return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
+                    return long.Parse(line.Split((char[])null, StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024; // "VmHWM:\t12345678 kB": a tab, then no padding past 8 digits
         }
         catch (IOException) { }
         return Process.GetCurrentProcess().PeakWorkingSet64;
