@@ -51,52 +51,23 @@ public static class Program
             stderr.WriteLine($"sd3tex {args[0]}: {e.Message}. Run `sd3tex {args[0]} --help`.");
             return 2;
         }
-        catch (CheckpointException e)
+        catch (Exception e) when (ExitCode(e) is int code)
         {
             stderr.WriteLine($"sd3tex {args[0]}: {e.Message}");
-            return 1;
-        }
-        catch (Sd3Tex.Generation.GenerationRequestException e)
-        {
-            stderr.WriteLine($"sd3tex {args[0]}: {e.Message}");
-            return 2;
-        }
-        catch (Sd3Tex.Generation.GenerationMemoryException e)
-        {
-            stderr.WriteLine($"sd3tex {args[0]}: {e.Message}");
-            return 1;
-        }
-        catch (Sd3Tex.Baking.BakeManifestException e)
-        {
-            stderr.WriteLine($"sd3tex {args[0]}: {e.Message}");
-            return 1;
-        }
-        catch (Sd3Tex.Text.TokenizerFormatException e)
-        {
-            stderr.WriteLine($"sd3tex {args[0]}: {e.Message}");
-            return 1;
-        }
-        catch (Sd3Tex.Vae.VaeMemoryException e)
-        {
-            stderr.WriteLine($"sd3tex {args[0]}: {e.Message}");
-            return 1;
-        }
-        catch (Sd3Tex.Imaging.PngException e)
-        {
-            stderr.WriteLine($"sd3tex {args[0]}: {e.Message}");
-            return 1;
-        }
-        catch (Sd3Tex.Kernels.DeviceException e)
-        {
-            stderr.WriteLine($"sd3tex {args[0]}: {e.Message}");
-            return 1;
-        }
-        catch (Exception e) when (e is IOException || e is UnauthorizedAccessException)
-        {
-            stderr.WriteLine($"sd3tex {args[0]}: {e.Message}");
-            return 1;
+            return code;
         }
     }
+
+    /// <summary>The exit code of an error the user can act on (its message says how): 2 for a request that cannot
+    /// run, 1 for bad input, memory, devices and I/O; null for a bug, which is left to crash with its stack trace.</summary>
+    static int? ExitCode(Exception e) => e switch
+    {
+        Sd3Tex.Generation.GenerationRequestException => 2,
+        CheckpointException or Sd3Tex.Generation.GenerationMemoryException or Sd3Tex.Baking.BakeManifestException
+            or Sd3Tex.Vae.VaeMemoryException or Sd3Tex.Imaging.PngException or Sd3Tex.Kernels.DeviceException
+            or IOException or UnauthorizedAccessException => 1,
+        _ => null,
+    };
 
     static void PrintHelp(TextWriter w)
     {
