@@ -84,12 +84,8 @@ public static class EncodeCommand
     /// <summary>The tokenizers named by --tokenizers, else those of a diffusers folder among the weights.</summary>
     public static Sd3Tex.Text.Sd3Tokenizer LoadTokenizers(string tokenizers, IEnumerable<string> weights)
     {
-        if (tokenizers != null) return Sd3Tex.Text.Sd3Tokenizer.Load(tokenizers);
-        foreach (var w in weights)
-        {
-            string path = w.Contains('=') && !File.Exists(w) && !Directory.Exists(w) ? w[(w.IndexOf('=') + 1)..] : w;
-            if (Directory.Exists(path) && File.Exists(Path.Combine(path, "model_index.json"))) return Sd3Tex.Text.Sd3Tokenizer.Load(path);
-        }
+        string folder = tokenizers ?? Sd3Tex.Generation.TextureGenerator.DiffusersFolder(weights);
+        if (folder != null) return Sd3Tex.Text.Sd3Tokenizer.Load(folder);
         throw new UsageException("--tokenizers is needed: a folder with clip/vocab.json, clip/merges.txt and t5/tokenizer.json, " +
                                  "or a diffusers model folder (tokenizer/, tokenizer_2/, tokenizer_3/)");
     }

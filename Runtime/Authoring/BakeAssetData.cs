@@ -155,9 +155,8 @@ namespace Sd3Tex.Authoring
             };
             foreach (var w in manifest.ResolvedWeights())
             {
-                int eq = w.IndexOf('=');
-                bool role = eq > 0 && !File.Exists(w) && !Directory.Exists(w);
-                d.Model.Weights.Add(role ? w.Substring(0, eq + 1) + ModelSettings.MakeRelative(projectRoot, w.Substring(eq + 1)) : ModelSettings.MakeRelative(projectRoot, w));
+                string role = Checkpoints.Checkpoint.SplitRole(w, out string path);
+                d.Model.Weights.Add(role + ModelSettings.MakeRelative(projectRoot, path));
             }
             string tok = manifest.ResolvedTokenizers();
             d.Model.Tokenizers = tok == null ? "" : ModelSettings.MakeRelative(projectRoot, tok);

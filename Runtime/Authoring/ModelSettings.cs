@@ -52,16 +52,8 @@ namespace Sd3Tex.Authoring
         static readonly Regex DevicePattern = new Regex(@"^(auto|cpu|ilgpu-cpu|reference|(cuda|opencl|cl)(:\d+)?)$", RegexOptions.CultureInvariant | RegexOptions.IgnoreCase);
 
         /// <summary>A weights entry split into its role (<c>clip_g=</c>, or "") and its path.</summary>
-        static void Split(string entry, string baseDirectory, out string role, out string path)
-        {
-            role = ""; path = entry ?? "";
-            int eq = path.IndexOf('=');
-            if (eq > 0 && !File.Exists(Resolve(baseDirectory, path)) && !Directory.Exists(Resolve(baseDirectory, path)))
-            {
-                role = path.Substring(0, eq + 1);
-                path = path.Substring(eq + 1);
-            }
-        }
+        static void Split(string entry, string baseDirectory, out string role, out string path) =>
+            role = Checkpoints.Checkpoint.SplitRole(entry, out path);
 
         /// <summary><paramref name="path"/> made absolute against <paramref name="baseDirectory"/>.</summary>
         public static string Resolve(string baseDirectory, string path)

@@ -260,10 +260,8 @@ namespace Sd3Tex.Baking
         /// <summary>The weights as absolute paths (a <c>role=path</c> entry keeps its role).</summary>
         public List<string> ResolvedWeights() => Weights.Select(w =>
         {
-            int eq = w.IndexOf('=');
-            if (eq > 0 && !File.Exists(BakeEntry.ResolvePath(BaseDirectory, w)) && !Directory.Exists(BakeEntry.ResolvePath(BaseDirectory, w)))
-                return w.Substring(0, eq + 1) + BakeEntry.ResolvePath(BaseDirectory, w.Substring(eq + 1));
-            return BakeEntry.ResolvePath(BaseDirectory, w);
+            string role = Checkpoints.Checkpoint.SplitRole(w, out string path);
+            return role + BakeEntry.ResolvePath(BaseDirectory, path);
         }).ToList();
 
         public string ResolvedTokenizers() => Tokenizers == null ? null : BakeEntry.ResolvePath(BaseDirectory, Tokenizers);

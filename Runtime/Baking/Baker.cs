@@ -238,9 +238,7 @@ namespace Sd3Tex.Baking
             var sb = new StringBuilder();
             foreach (var w in manifest.ResolvedWeights())
             {
-                string path = w;
-                int eq = w.IndexOf('=');
-                if (eq > 0 && !File.Exists(w) && !Directory.Exists(w)) { sb.Append(w.Substring(0, eq + 1)); path = w.Substring(eq + 1); }
+                sb.Append(Checkpoints.Checkpoint.SplitRole(w, out string path));
                 sb.Append(Path.GetFileName(path.TrimEnd('/', '\\')));
                 if (File.Exists(path)) sb.Append(':').Append(new FileInfo(path).Length.ToString(CultureInfo.InvariantCulture));
                 else if (Directory.Exists(path))

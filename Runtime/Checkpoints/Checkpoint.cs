@@ -53,6 +53,19 @@ namespace Sd3Tex.Checkpoints
             }
         }
 
+        /// <summary>A weights entry split as <see cref="Open(IEnumerable{string})"/> reads it: <c>clip_g=PATH</c> (a
+        /// component key before '=') gives the role prefix <c>"clip_g="</c> and PATH; any other entry is a path with the
+        /// role prefix "".</summary>
+        public static string SplitRole(string entry, out string path)
+        {
+            path = entry ?? "";
+            int eq = path.IndexOf('=');
+            if (eq <= 0 || !TryParseComponent(path.Substring(0, eq), out _)) return "";
+            string role = path.Substring(0, eq + 1);
+            path = path.Substring(eq + 1);
+            return role;
+        }
+
         public static bool TryParseComponent(string key, out Component c)
         {
             foreach (Component x in Enum.GetValues(typeof(Component)))
@@ -109,10 +122,9 @@ namespace Sd3Tex.Checkpoints
                 var pendingClips = new List<(string file, Dictionary<string, TensorInfo> keys, Component? role)>();
                 foreach (var raw in list)
                 {
-                    string path = raw;
+                    string key = SplitRole(raw, out string path);
                     Component? role = null;
-                    int eq = raw.IndexOf('=');
-                    if (eq > 0 && TryParseComponent(raw.Substring(0, eq), out var r)) { role = r; path = raw.Substring(eq + 1); }
+                    if (key.Length > 0 && TryParseComponent(key.TrimEnd('='), out var r)) role = r;
                     if (Directory.Exists(path)) ck.OpenFolder(path, pendingClips);
                     else ck.OpenFile(path, role, pendingClips);
                 }

@@ -193,26 +193,28 @@ namespace Sd3Tex.Generation
         public static Sd3Tokenizer FindTokenizers(string folder, IEnumerable<string> weights)
         {
             if (!string.IsNullOrEmpty(folder)) return Sd3Tokenizer.Load(folder);
-            foreach (var w in weights ?? Enumerable.Empty<string>())
-            {
-                string path = PathOf(w);
-                if (Directory.Exists(path) && File.Exists(Path.Combine(path, "model_index.json"))) return Sd3Tokenizer.Load(path);
-            }
+            string diffusers = DiffusersFolder(weights);
+            if (diffusers != null) return Sd3Tokenizer.Load(diffusers);
             throw new TokenizerFileNotFoundException(
                 "no tokenizers: name a folder holding clip/vocab.json, clip/merges.txt and t5/tokenizer.json (or t5/spiece.model), " +
                 "or use a diffusers model folder (tokenizer/, tokenizer_3/). " + TokenizerFileNotFoundException.WhereToGetThem, folder ?? "");
         }
 
-        static string PathOf(string weight)
+        /// <summary>The first diffusers model folder (one holding <c>model_index.json</c>) among the weights, or null.</summary>
+        public static string DiffusersFolder(IEnumerable<string> weights)
         {
-            if (weight == null) return "";
-            int eq = weight.IndexOf('=');
-            return eq > 0 && !File.Exists(weight) && !Directory.Exists(weight) ? weight.Substring(eq + 1) : weight;
+            foreach (var w in weights ?? Enumerable.Empty<string>())
+            {
+                Checkpoint.SplitRole(w, out string path);
+                if (Directory.Exists(path) && File.Exists(Path.Combine(path, "model_index.json"))) return path;
+            }
+            return null;
         }
 
         static string NameOf(string weight)
         {
-            string p = PathOf(weight).TrimEnd('/', '\\');
+            Checkpoint.SplitRole(weight, out string p);
+            p = p.TrimEnd('/', '\\');
             return Directory.Exists(p) ? Path.GetFileName(p) : Path.GetFileNameWithoutExtension(p);
         }
 
