@@ -9,13 +9,7 @@ namespace Sd3Tex.Tests.DotNetOnly;
 /// <summary>The command-line tool, run in-process exactly as `DotNet~/sd3tex` runs it.</summary>
 public sealed class CliTests
 {
-    static (int code, string stdout, string stderr) Run(params string[] args)
-    {
-        var o = new StringWriter();
-        var e = new StringWriter();
-        int code = Program.Run(args, o, e);
-        return (code, o.ToString(), e.ToString());
-    }
+    static (int code, string stdout, string stderr) Run(params string[] args) => Cli.Run(args);
 
     [Test]
     public void InspectJsonOnTheFixtures()

@@ -18,13 +18,7 @@ public sealed class DecodeCliTests(string device)
     [SetUp] public void SetUp() => _dir = TestPaths.NewScratch("cli-decode");
     [TearDown] public void TearDown() => TestPaths.DeleteScratch(_dir);
 
-    static (int code, string stdout, string stderr) Run(params string[] args)
-    {
-        var o = new StringWriter();
-        var e = new StringWriter();
-        int code = Program.Run(args, o, e);
-        return (code, o.ToString(), e.ToString());
-    }
+    static (int code, string stdout, string stderr) Run(params string[] args) => Cli.Run(args);
 
     static byte[] Uint8()
     {
@@ -60,13 +54,7 @@ public sealed class DecodeCliBatchTests
 {
     const string Fx = "vae-tiny";
 
-    static (int code, string stdout, string stderr) Run(params string[] args)
-    {
-        var o = new StringWriter();
-        var e = new StringWriter();
-        int code = Program.Run(args, o, e);
-        return (code, o.ToString(), e.ToString());
-    }
+    static (int code, string stdout, string stderr) Run(params string[] args) => Cli.Run(args);
 
     [Test]
     public void BatchesSeamlessAndTilesAndErrors()

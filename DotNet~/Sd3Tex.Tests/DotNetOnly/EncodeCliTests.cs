@@ -16,13 +16,7 @@ public sealed class EncodeCliTests(string device)
     [SetUp] public void SetUp() => _dir = TestPaths.NewScratch("cli-encode");
     [TearDown] public void TearDown() => TestPaths.DeleteScratch(_dir);
 
-    static (int code, string stdout, string stderr) Run(params string[] args)
-    {
-        var o = new StringWriter();
-        var e = new StringWriter();
-        int code = Program.Run(args, o, e);
-        return (code, o.ToString(), e.ToString());
-    }
+    static (int code, string stdout, string stderr) Run(params string[] args) => Cli.Run(args);
 
     static float[] Read(string path, string name)
     {
@@ -94,13 +88,7 @@ public sealed class EncodeCliErrorTests
     [SetUp] public void SetUp() => _dir = TestPaths.NewScratch("cli-encode-errors");
     [TearDown] public void TearDown() => TestPaths.DeleteScratch(_dir);
 
-    static (int code, string stdout, string stderr) Run(params string[] args)
-    {
-        var o = new StringWriter();
-        var e = new StringWriter();
-        int code = Program.Run(args, o, e);
-        return (code, o.ToString(), e.ToString());
-    }
+    static (int code, string stdout, string stderr) Run(params string[] args) => Cli.Run(args);
 
     [Test]
     public void BadInputsAreClearErrors()

@@ -19,13 +19,7 @@ public sealed class MakeRandomCheckpointCliTests
     [SetUp] public void SetUp() => _dir = TestPaths.NewScratch("cli-random-checkpoint");
     [TearDown] public void TearDown() => TestPaths.DeleteScratch(_dir);
 
-    static (int code, string stdout, string stderr) Run(params string[] args)
-    {
-        var o = new StringWriter();
-        var e = new StringWriter();
-        int code = Program.Run(args, o, e);
-        return (code, o.ToString(), e.ToString());
-    }
+    static (int code, string stdout, string stderr) Run(params string[] args) => Cli.Run(args);
 
     static string Output(string dir, string layout) => layout == "single" ? Path.Combine(dir, "tiny.safetensors") : Path.Combine(dir, layout);
 

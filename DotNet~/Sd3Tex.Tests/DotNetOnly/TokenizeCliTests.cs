@@ -9,13 +9,7 @@ namespace Sd3Tex.Tests.DotNetOnly;
 /// <summary><c>sd3tex tokenize</c>, run in-process.</summary>
 public sealed class TokenizeCliTests
 {
-    static (int code, string stdout, string stderr) Run(params string[] args)
-    {
-        var o = new StringWriter();
-        var e = new StringWriter();
-        int code = Program.Run(args, o, e);
-        return (code, o.ToString(), e.ToString());
-    }
+    static (int code, string stdout, string stderr) Run(params string[] args) => Cli.Run(args);
 
     static string Tokenizers => Path.Combine(TestPaths.Shared, "tokenizers");
 
