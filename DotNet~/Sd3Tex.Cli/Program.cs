@@ -64,7 +64,7 @@ public static class Program
     {
         Sd3Tex.Generation.GenerationRequestException => 2,
         CheckpointException or Sd3Tex.Generation.GenerationMemoryException or Sd3Tex.Baking.BakeManifestException
-            or Sd3Tex.Vae.VaeMemoryException or Sd3Tex.Imaging.PngException or Sd3Tex.Kernels.DeviceException
+            or Sd3Tex.Vae.VaeMemoryException or Sd3Tex.Imaging.ImageFileException or Sd3Tex.Kernels.DeviceException
             or IOException or UnauthorizedAccessException => 1,
         _ => null,
     };

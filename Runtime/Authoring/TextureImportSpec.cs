@@ -44,7 +44,7 @@ namespace Sd3Tex.Authoring
                 var p = GenerationParameters.FromPng(png);
                 return p == null ? null : For(p);
             }
-            catch (Exception e) when (e is PngException || e is FormatException || e is IOException || e is InvalidOperationException)
+            catch (Exception e) when (e is ImageFileException || e is FormatException || e is IOException || e is InvalidOperationException)
             {
                 return null;
             }

@@ -226,7 +226,7 @@ namespace Sd3Tex.Baking
                 var p = GenerationParameters.FromPng(PngReader.Read(png, pixels: true));
                 return p != null && p.Extra.Any(kv => kv.Key == HashKey && kv.Value == hash);
             }
-            catch (Exception e) when (e is PngException || e is IOException || e is FormatException || e is InvalidDataException || e is JsonException)
+            catch (Exception e) when (e is ImageFileException || e is IOException || e is FormatException || e is InvalidDataException || e is JsonException)
             {
                 return false;
             }

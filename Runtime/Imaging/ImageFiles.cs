@@ -1,0 +1,223 @@
+using System;
+using System.IO;
+using SixLabors.ImageSharp;
+using SixLabors.ImageSharp.Formats;
+using SixLabors.ImageSharp.Formats.Bmp;
+using SixLabors.ImageSharp.Formats.Jpeg;
+using SixLabors.ImageSharp.Formats.Png;
+using SixLabors.ImageSharp.Formats.Tga;
+using SixLabors.ImageSharp.Formats.Webp;
+using SixLabors.ImageSharp.PixelFormats;
+
+namespace Sd3Tex.Imaging
+{
+    /// <summary>An image file could not be read: the message names the file and says what is wrong (not found,
+    /// unreadable, not an image in a supported format, damaged or truncated, too large) and what to do.</summary>
+    public sealed class ImageFileException : IOException
+    {
+        /// <summary>The file (or the name given to in-memory bytes).</summary>
+        public string FilePath { get; }
+
+        public ImageFileException(string path, string problem, Exception inner = null)
+            : base($"{path}: {problem}", inner)
+        {
+            FilePath = path;
+        }
+    }
+
+    /// <summary>What an image may declare before it is refused, checked against its header before any pixel memory is
+    /// allocated (so a small file declaring a huge size, a decompression bomb, costs nothing).</summary>
+    public sealed class ImageLimits
+    {
+        /// <summary>Largest width or height (default 16384, Unity's largest texture).</summary>
+        public int MaxSide { get; set; } = 16384;
+        /// <summary>Most pixels (default 16384², 1 GiB as RGBA8).</summary>
+        public long MaxPixels { get; set; } = 16384L * 16384;
+        /// <summary>Largest file read (default 1 GiB).</summary>
+        public long MaxFileBytes { get; set; } = 1L << 30;
+
+        public static ImageLimits Default { get; } = new ImageLimits();
+    }
+
+    /// <summary>An image file's header: size, format and bits per pixel.</summary>
+    public sealed class ImageFileInfo
+    {
+        public int Width { get; internal set; }
+        public int Height { get; internal set; }
+        /// <summary>"PNG", "JPEG", "BMP", "TGA" or "WEBP".</summary>
+        public string Format { get; internal set; }
+        public int BitsPerPixel { get; internal set; }
+    }
+
+    /// <summary>
+    /// Reads user images (PNG, JPEG, BMP, TGA, WebP; 8- and 16-bit; grey, RGB, with or without alpha, palettes) through
+    /// SixLabors.ImageSharp 2.1. Every problem is an <see cref="ImageFileException"/> naming the file, never another
+    /// exception: the header is identified first and a size beyond <see cref="ImageLimits"/> is refused before the
+    /// pixels are allocated; metadata chunks (text, ICC, EXIF) are not decoded when only the pixels are wanted.
+    /// </summary>
+    public static class ImageFiles
+    {
+        /// <summary>The formats read, as the messages name them.</summary>
+        public const string SupportedFormats = "PNG, JPEG, BMP, TGA or WebP";
+
+        /// <summary>Decoders that skip metadata (pixels only): nothing a crafted text or profile chunk holds is inflated.</summary>
+        internal static readonly Configuration Pixels = NewConfiguration(ignoreMetadata: true);
+        /// <summary>Decoders that keep metadata (the PNG text chunks this package writes).</summary>
+        internal static readonly Configuration WithMetadata = NewConfiguration(ignoreMetadata: false);
+
+        static Configuration NewConfiguration(bool ignoreMetadata)
+        {
+            var c = new Configuration(new PngConfigurationModule(), new JpegConfigurationModule(), new BmpConfigurationModule(),
+                                      new TgaConfigurationModule(), new WebpConfigurationModule())
+            {
+                PreferContiguousImageBuffers = true,
+            };
+            c.ImageFormatsManager.SetDecoder(PngFormat.Instance, new PngDecoder { IgnoreMetadata = ignoreMetadata });
+            c.ImageFormatsManager.SetDecoder(JpegFormat.Instance, new JpegDecoder { IgnoreMetadata = ignoreMetadata });
+            c.ImageFormatsManager.SetDecoder(WebpFormat.Instance, new WebpDecoder { IgnoreMetadata = ignoreMetadata });
+            return c;
+        }
+
+        /// <summary>The image at <paramref name="path"/> as 8-bit RGBA (grey becomes R = G = B, missing alpha 255;
+        /// 16-bit channels are rounded to 8 bits).</summary>
+        public static ImageRgba8 Load(string path) => Load(path, null);
+
+        /// <summary><see cref="Load(string)"/> with other limits.</summary>
+        public static ImageRgba8 Load(string path, ImageLimits limits) => Decode(ReadFile(path, limits), path, limits);
+
+        /// <summary>Decodes image bytes; <paramref name="name"/> names them in messages.</summary>
+        public static ImageRgba8 Decode(byte[] data, string name = "image", ImageLimits limits = null)
+        {
+            using (var image = DecodeAs<Rgba32>(data, name, limits ?? ImageLimits.Default, Pixels, out _))
+            {
+                var r = new ImageRgba8(image.Width, image.Height);
+                image.CopyPixelDataTo(r.Pixels);
+                return r;
+            }
+        }
+
+        /// <summary>The image at <paramref name="path"/> as RGBA floats in [0, 1] with the file's full precision
+        /// (16-bit PNG channels are kept, not rounded to 8 bits).</summary>
+        public static FloatImage LoadFloat(string path, ImageLimits limits = null) => DecodeFloat(ReadFile(path, limits), path, limits);
+
+        /// <summary>Decodes image bytes as RGBA floats in [0, 1] (16-bit precision).</summary>
+        public static FloatImage DecodeFloat(byte[] data, string name = "image", ImageLimits limits = null)
+        {
+            using (var image = DecodeAs<Rgba64>(data, name, limits ?? ImageLimits.Default, Pixels, out _))
+            {
+                var pixels = new Rgba64[(long)image.Width * image.Height];
+                image.CopyPixelDataTo(pixels);
+                var r = new FloatImage(image.Width, image.Height, 4);
+                const float Scale = 1f / 65535f;
+                for (long i = 0; i < pixels.LongLength; i++)
+                {
+                    var p = pixels[i];
+                    r.Data[i * 4] = p.R * Scale;
+                    r.Data[i * 4 + 1] = p.G * Scale;
+                    r.Data[i * 4 + 2] = p.B * Scale;
+                    r.Data[i * 4 + 3] = p.A * Scale;
+                }
+                return r;
+            }
+        }
+
+        /// <summary>The header of the image at <paramref name="path"/> (size, format, bits per pixel) without its pixels.</summary>
+        public static ImageFileInfo Identify(string path, ImageLimits limits = null) => Identify(ReadFile(path, limits), path);
+
+        /// <summary>The header of image bytes.</summary>
+        public static ImageFileInfo Identify(byte[] data, string name = "image")
+        {
+            if (data == null) throw new ArgumentNullException(nameof(data));
+            return Guard(name, () =>
+            {
+                var info = Image.Identify(Pixels, data, out IImageFormat format);
+                if (info == null || format == null) throw Unknown(name);
+                return new ImageFileInfo { Width = info.Width, Height = info.Height, Format = format.Name, BitsPerPixel = info.PixelType?.BitsPerPixel ?? 0 };
+            });
+        }
+
+        /// <summary>Reads a whole file with the limits' size cap; a missing or unreadable file is an <see cref="ImageFileException"/>.</summary>
+        internal static byte[] ReadFile(string path, ImageLimits limits)
+        {
+            if (string.IsNullOrEmpty(path)) throw new ArgumentException("no image path given.", nameof(path));
+            limits = limits ?? ImageLimits.Default;
+            try
+            {
+                if (Directory.Exists(path)) throw new ImageFileException(path, "is a folder, not an image file.");
+                if (!File.Exists(path)) throw new ImageFileException(path, "not found.");
+                long length = new FileInfo(path).Length;
+                if (length == 0) throw new ImageFileException(path, "is empty (0 bytes): not an image.");
+                if (length > limits.MaxFileBytes)
+                    throw new ImageFileException(path, $"is {length / (1024.0 * 1024):0} MiB, more than the {limits.MaxFileBytes / (1024.0 * 1024):0} MiB an image may have here.");
+                return File.ReadAllBytes(path);
+            }
+            catch (ImageFileException) { throw; }
+            catch (Exception e) when (e is IOException || e is UnauthorizedAccessException || e is NotSupportedException || e is System.Security.SecurityException)
+            {
+                throw new ImageFileException(path, "cannot be read: " + e.Message, e);
+            }
+        }
+
+        /// <summary>Identifies, checks the declared size against <paramref name="limits"/>, then decodes.</summary>
+        internal static Image<TPixel> DecodeAs<TPixel>(byte[] data, string name, ImageLimits limits, Configuration configuration, out IImageFormat format)
+            where TPixel : unmanaged, IPixel<TPixel>
+        {
+            if (data == null) throw new ArgumentNullException(nameof(data));
+            if (data.Length == 0) throw new ImageFileException(name, "is empty (0 bytes): not an image.");
+            IImageFormat detected = null;
+            var image = Guard(name, () =>
+            {
+                var info = Image.Identify(configuration, data, out detected);
+                if (info == null || detected == null) throw Unknown(name);
+                CheckSize(name, info.Width, info.Height, limits);
+                if (detected is PngFormat) CheckPngData(name, data.LongLength, info);
+                return Image.Load<TPixel>(configuration, data);
+            });
+            format = detected;
+            return image;
+        }
+
+        /// <summary>Refuses a declared size of zero or beyond the limits, before anything is allocated for it.</summary>
+        internal static void CheckSize(string name, int width, int height, ImageLimits limits)
+        {
+            if (width < 1 || height < 1) throw new ImageFileException(name, $"declares a size of {width} × {height} pixels: the file is damaged.");
+            if (width > limits.MaxSide || height > limits.MaxSide || (long)width * height > limits.MaxPixels)
+                throw new ImageFileException(name, $"declares {width} × {height} pixels, more than the {limits.MaxSide} × {limits.MaxSide} " +
+                                                   $"({limits.MaxPixels / 1e6:0.#} million pixels) an image may have here: the file is damaged or too large; scale it down.");
+        }
+
+        /// <summary>Deflate compresses at most about 1032 : 1, so a PNG whose file is far smaller than its declared
+        /// scanlines (a decompression bomb, or a damaged size) is refused before its pixels are allocated.</summary>
+        static void CheckPngData(string name, long fileBytes, IImageInfo info)
+        {
+            int bits = Math.Max(1, info.PixelType?.BitsPerPixel ?? 8);
+            long raw = (long)info.Height * (1 + ((long)info.Width * bits + 7) / 8);
+            if (fileBytes * 1032 + 4096 < raw)
+                throw new ImageFileException(name, $"declares {info.Width} × {info.Height} pixels, which its {fileBytes} bytes of data cannot hold: the file is damaged or truncated.");
+        }
+
+        static ImageFileException Unknown(string name) =>
+            new ImageFileException(name, $"is not an image in a supported format ({SupportedFormats}), or its header is damaged.");
+
+        /// <summary>Runs a decoder call, turning whatever a damaged file makes it throw into an <see cref="ImageFileException"/>.</summary>
+        internal static T Guard<T>(string name, Func<T> decode)
+        {
+            try { return decode(); }
+            catch (ImageFileException) { throw; }
+            catch (UnknownImageFormatException e) { throw new ImageFileException(name, $"is not an image in a supported format ({SupportedFormats}).", e); }
+            catch (InvalidImageContentException e) { throw new ImageFileException(name, "is damaged or truncated: " + e.Message, e); }
+            catch (ImageFormatException e) { throw new ImageFileException(name, "is damaged or truncated: " + e.Message, e); }
+            catch (EndOfStreamException e) { throw new ImageFileException(name, "is truncated (it ends in the middle of the image data).", e); }
+            catch (NotSupportedException e) { throw new ImageFileException(name, "uses a feature that cannot be read: " + e.Message, e); }
+            catch (Exception e) when (e is OutOfMemoryException || e is InsufficientMemoryException)
+            {
+                throw new ImageFileException(name, "is too large to decode in the memory available; scale it down.", e);
+            }
+            catch (Exception e) when (!(e is OperationCanceledException))
+            {
+                // a decoder tripping over inconsistent data (an index out of range, an overflow ...): the file is damaged
+                throw new ImageFileException(name, $"is damaged (the decoder failed: {e.GetType().Name}: {e.Message}).", e);
+            }
+        }
+    }
+}
