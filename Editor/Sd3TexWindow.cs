@@ -524,11 +524,7 @@ namespace Sd3Tex.Editor
                     var options = MaterialMapsSaving.OptionsFor(pipeline);
                     string device = _settings.Device;
                     var image = r.Image.Image;
-                    var maps = await Task.Run(() =>
-                    {
-                        using var d = Sd3Tex.Kernels.ComputeDevice.Open(device);
-                        return Sd3Tex.Materials.PbrMaps.Derive(image, options, d);
-                    });
+                    var maps = await Task.Run(() => Sd3Tex.Materials.PbrMaps.DeriveOn(image, options, device));
                     TextureAssets.SaveMaps(path, r.Image, maps);
                     if (MaterialSetup.For(pipeline) != null) ping = TextureAssets.CreateMaterial(path, pipeline);
                     else Debug.LogWarning($"SD3 Texture Generator: the maps of {path} are saved; {RenderPipelines.DisplayName(pipeline)} has no known lit shader, so no material was made.");

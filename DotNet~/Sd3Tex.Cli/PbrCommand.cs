@@ -114,8 +114,7 @@ public static class PbrCommand
     }
 
     /// <summary>The device a spec names; null for <c>reference</c> (the plain C# reference).</summary>
-    public static ComputeDevice OpenDevice(string spec) =>
-        string.Equals((spec ?? "").Trim(), "reference", StringComparison.OrdinalIgnoreCase) ? null : ComputeDevice.Open(spec);
+    public static ComputeDevice OpenDevice(string spec) => PbrMaps.OpenDevice(spec);
 
     /// <summary>The generation parameters of a PNG written by this package, or null (any other image, or unreadable metadata).</summary>
     static GenerationParameters ParametersOf(string path)

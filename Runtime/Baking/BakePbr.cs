@@ -122,7 +122,7 @@ namespace Sd3Tex.Baking
                 if (!_opened)
                 {
                     _opened = true;
-                    if (!string.Equals(_spec, "reference", StringComparison.OrdinalIgnoreCase)) _device = ComputeDevice.Open(_spec);
+                    _device = PbrMaps.OpenDevice(_spec);
                 }
                 return _device;
             }

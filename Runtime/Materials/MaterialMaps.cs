@@ -266,6 +266,18 @@ namespace Sd3Tex.Materials
             };
         }
 
+        /// <summary><see cref="Derive(ImageRgba8, PbrOptions, ComputeDevice)"/> on the device a spec names (opened and
+        /// released here; <c>reference</c>: the plain C# reference).</summary>
+        public static MaterialMaps DeriveOn(ImageRgba8 albedo, PbrOptions options, string device)
+        {
+            using (var d = OpenDevice(device)) return Derive(albedo, options, d);
+        }
+
+        /// <summary>The device a spec names (<see cref="ComputeDevice.Open"/>'s names); null for <c>reference</c>, the
+        /// plain C# reference.</summary>
+        public static ComputeDevice OpenDevice(string spec) =>
+            string.Equals((spec ?? "").Trim(), "reference", StringComparison.OrdinalIgnoreCase) ? null : ComputeDevice.Open(spec);
+
         static ImageRgba8 Unpack(int[] packed, int w, int h)
         {
             var img = new ImageRgba8(w, h);

@@ -92,15 +92,9 @@ public sealed class PbrCliTests
     {
         string dir = Path.Combine(_dir, "bake");
         Directory.CreateDirectory(dir);
-        var j = JsonValue.NewObject();
-        j.Set("weights", JsonValue.NewArray(Cli.TinyWeights.Select(JsonValue.From)));
-        j.Set("tokenizers", Cli.Tokenizers);
-        j.Set("output", "textures");
-        j.Set("device", "reference");
-        var d = JsonValue.NewObject();
-        d.Set("steps", 2); d.Set("cfg", 4.0); d.Set("width", 32); d.Set("height", 32); d.Set("clip_heads", "2,2"); d.Set("sampler", "euler");
-        d.Set("seamless", "xy"); d.Set("pbr", "normal,mask");
-        j.Set("defaults", d);
+        var j = Cli.TinyBakeManifest();
+        j["defaults"].Set("seamless", "xy");
+        j["defaults"].Set("pbr", "normal,mask");
         var t = JsonValue.NewObject();
         t.Set("name", "brick"); t.Set("prompt", "brick"); t.Set("seed", 1);
         var plain = JsonValue.NewObject();
