@@ -62,8 +62,16 @@ namespace Sd3Tex.Imaging
 
         /// <summary>Decoders that skip metadata (pixels only): nothing a crafted text or profile chunk holds is inflated.</summary>
         internal static readonly Configuration Pixels = NewConfiguration(ignoreMetadata: true);
-        /// <summary>Decoders that keep metadata (the PNG text chunks this package writes).</summary>
-        internal static readonly Configuration WithMetadata = NewConfiguration(ignoreMetadata: false);
+        /// <summary>The PNG decoder alone, keeping metadata (the text chunks this package writes): what
+        /// <see cref="PngReader"/> reads with, so that no other format's decoder ever sees a file given as a PNG.</summary>
+        internal static readonly Configuration PngWithMetadata = NewPngConfiguration();
+
+        static Configuration NewPngConfiguration()
+        {
+            var c = new Configuration(new PngConfigurationModule()) { PreferContiguousImageBuffers = true };
+            c.ImageFormatsManager.SetDecoder(PngFormat.Instance, new PngDecoder { IgnoreMetadata = false });
+            return c;
+        }
 
         static Configuration NewConfiguration(bool ignoreMetadata)
         {
@@ -128,6 +136,7 @@ namespace Sd3Tex.Imaging
         public static ImageFileInfo Identify(byte[] data, string name = "image")
         {
             if (data == null) throw new ArgumentNullException(nameof(data));
+            data = PadBmpPalette(name, data);
             return Guard(name, () =>
             {
                 var info = Image.Identify(Pixels, data, out IImageFormat format);
@@ -165,6 +174,7 @@ namespace Sd3Tex.Imaging
             if (data == null) throw new ArgumentNullException(nameof(data));
             if (data.Length == 0) throw new ImageFileException(name, "is empty (0 bytes): not an image.");
             IImageFormat detected = null;
+            data = PadBmpPalette(name, data); // before ImageSharp reads the header (see there)
             var image = Guard(name, () =>
             {
                 var info = Image.Identify(configuration, data, out detected);
@@ -195,6 +205,48 @@ namespace Sd3Tex.Imaging
             if (fileBytes * 1032 + 4096 < raw)
                 throw new ImageFileException(name, $"declares {info.Width} × {info.Height} pixels, which its {fileBytes} bytes of data cannot hold: the file is damaged or truncated.");
         }
+
+        /// <summary>
+        /// ImageSharp 2.1's BMP decoder reads each palette colour as 3 bytes at index × entry size, the entry being 4
+        /// bytes for RLE data and, when the header gives no colour count, the palette's length ÷ the colour count (at
+        /// least 3) otherwise. A palette whose length is not a whole number of entries (a damaged file, or a partial
+        /// palette) makes the last read run 1–2 bytes past the palette's end, which can crash the process
+        /// (a memory-access violation, found by the fuzz test). Such a palette is padded with zeros here, up to 8
+        /// bytes, so that every read stays inside it without changing the entry size; one that cannot be is refused.
+        /// The decoder also allocates the palette from the pixel-data offset before checking that offset against the
+        /// file (a 60-byte file could make it allocate 2 GB): an offset past the end is refused here first.
+        /// </summary>
+        internal static byte[] PadBmpPalette(string name, byte[] b)
+        {
+            // a BMP file header ("BM") and the size of the info header that follows
+            if (b.Length < 30 || b[0] != (byte)'B' || b[1] != (byte)'M') return b;
+            int offset = LittleEndian32(b, 10), header = LittleEndian32(b, 14);
+            if (offset < 0 || offset > b.Length)
+                throw new ImageFileException(name, $"says its pixels start at byte {(uint)offset}, past the end of its {b.Length} bytes: the file is damaged or truncated.");
+            int bpp = header == 12 ? b[24] | (b[25] << 8) : b[28] | (b[29] << 8);
+            int clrUsed = header >= 40 && b.Length >= 50 ? LittleEndian32(b, 46) : 0;
+            if (clrUsed != 0 || (bpp != 1 && bpp != 4 && bpp != 8)) return b; // palette of ClrUsed × 4 bytes: whole entries
+            int count = 1 << bpp;
+            long length = (long)offset - 14 - header; // the palette ImageSharp reads
+            if (length <= 0 || offset > b.Length || header < 12) return b;   // no palette, or refused by the decoder itself
+            long entry = Math.Max(length / count, 3);
+            bool Safe(long l) => l % entry != 1 && l % entry != 2 && l % 4 != 1 && l % 4 != 2;
+            if (Safe(length)) return b;
+            for (int pad = 1; pad <= 8; pad++)
+            {
+                long l = length + pad;
+                if (Math.Max(l / count, 3) != entry || !Safe(l)) continue;
+                var r = new byte[b.Length + pad];
+                Buffer.BlockCopy(b, 0, r, 0, offset);
+                Buffer.BlockCopy(b, offset, r, offset + pad, b.Length - offset);
+                int o = offset + pad;
+                r[10] = (byte)o; r[11] = (byte)(o >> 8); r[12] = (byte)(o >> 16); r[13] = (byte)(o >> 24);
+                return r;
+            }
+            throw new ImageFileException(name, $"has a damaged colour palette ({length} bytes for {count} colours).");
+        }
+
+        static int LittleEndian32(byte[] b, int o) => b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24);
 
         static ImageFileException Unknown(string name) =>
             new ImageFileException(name, $"is not an image in a supported format ({SupportedFormats}), or its header is damaged.");

@@ -169,7 +169,7 @@ namespace Sd3Tex.Imaging
                 using (var fs = File.OpenRead(path))
                     return ImageFiles.Guard(path, () =>
                     {
-                        var info = SixLabors.ImageSharp.Image.Identify(ImageFiles.WithMetadata, fs, out IImageFormat format);
+                        var info = SixLabors.ImageSharp.Image.Identify(ImageFiles.PngWithMetadata, fs, out IImageFormat format);
                         return FromInfo(path, info, format, null);
                     });
             }
@@ -187,10 +187,10 @@ namespace Sd3Tex.Imaging
             if (!pixels)
                 return ImageFiles.Guard(name, () =>
                 {
-                    var info = SixLabors.ImageSharp.Image.Identify(ImageFiles.WithMetadata, bytes, out IImageFormat format);
+                    var info = SixLabors.ImageSharp.Image.Identify(ImageFiles.PngWithMetadata, bytes, out IImageFormat format);
                     return FromInfo(name, info, format, null);
                 });
-            using (var img = ImageFiles.DecodeAs<Rgba32>(bytes, name, ImageLimits.Default, ImageFiles.WithMetadata, out IImageFormat format))
+            using (var img = ImageFiles.DecodeAs<Rgba32>(bytes, name, ImageLimits.Default, ImageFiles.PngWithMetadata, out IImageFormat format))
             {
                 var rgba = new ImageRgba8(img.Width, img.Height);
                 img.CopyPixelDataTo(rgba.Pixels);
