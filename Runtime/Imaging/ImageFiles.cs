@@ -180,7 +180,11 @@ namespace Sd3Tex.Imaging
                 var info = Image.Identify(configuration, data, out detected);
                 if (info == null || detected == null) throw Unknown(name);
                 CheckSize(name, info.Width, info.Height, limits);
-                if (detected is PngFormat) CheckPngData(name, data.LongLength, info);
+                if (detected is PngFormat)
+                {
+                    CheckPngData(name, data.LongLength, info);
+                    CheckInterlacedPngData(name, data);
+                }
                 return Image.Load<TPixel>(configuration, data);
             });
             format = detected;
@@ -206,6 +210,61 @@ namespace Sd3Tex.Imaging
                 throw new ImageFileException(name, $"declares {info.Width} × {info.Height} pixels, which its {fileBytes} bytes of data cannot hold: the file is damaged or truncated.");
         }
 
+        static readonly int[] Adam7FirstRow = { 0, 0, 4, 0, 2, 0, 1 }, Adam7RowStep = { 8, 8, 8, 4, 4, 2, 2 };
+        static readonly int[] Adam7FirstColumn = { 0, 4, 0, 2, 0, 1, 0 }, Adam7ColumnStep = { 8, 8, 4, 4, 2, 2, 1 };
+
+        /// <summary>
+        /// ImageSharp 2.1's decoder loops forever on an interlaced (Adam7) PNG whose compressed data ends before its
+        /// last scanline (its end-of-data exit sits inside the pass loop; found by the fuzz test). For interlaced
+        /// PNGs the image data (the first run of IDAT chunks, as the decoder reads it) is inflated here first, counting
+        /// bytes without keeping them, and a file whose data ends early is refused as truncated.
+        /// </summary>
+        public static void CheckInterlacedPngData(string name, byte[] b)
+        {
+            if (b.Length < 33 || b[28] != 1) return; // IHDR's interlace method: 1 = Adam7
+            int width = (b[16] << 24) | (b[17] << 16) | (b[18] << 8) | b[19], height = (b[20] << 24) | (b[21] << 16) | (b[22] << 8) | b[23];
+            int depth = b[24], type = b[25];
+            int channels = type == 2 ? 3 : type == 4 ? 2 : type == 6 ? 4 : 1;
+            long bits = (long)depth * channels, need = 0;
+            for (int p = 0; p < 7; p++)
+            {
+                long cols = width > Adam7FirstColumn[p] ? (width - Adam7FirstColumn[p] + Adam7ColumnStep[p] - 1) / Adam7ColumnStep[p] : 0;
+                long rows = height > Adam7FirstRow[p] ? (height - Adam7FirstRow[p] + Adam7RowStep[p] - 1) / Adam7RowStep[p] : 0;
+                if (cols > 0) need += rows * (1 + (cols * bits + 7) / 8);
+            }
+            // the first run of consecutive IDAT chunks
+            var idat = new System.IO.MemoryStream();
+            int o = 8;
+            bool started = false;
+            while (o + 12 <= b.Length)
+            {
+                long len = (uint)((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]);
+                bool isIdat = b[o + 4] == 'I' && b[o + 5] == 'D' && b[o + 6] == 'A' && b[o + 7] == 'T';
+                if (started && !isIdat) break;
+                long available = Math.Min(len, b.Length - (o + 8L));
+                if (isIdat) { started = true; idat.Write(b, o + 8, (int)Math.Max(0, available)); }
+                if (available < len) break;
+                o += 12 + (int)len;
+            }
+            long inflated = 0;
+            if (idat.Length > 2)
+            {
+                idat.Position = 2; // the zlib header
+                try
+                {
+                    using (var z = new System.IO.Compression.DeflateStream(idat, System.IO.Compression.CompressionMode.Decompress))
+                    {
+                        var buffer = new byte[1 << 16];
+                        int n;
+                        while (inflated < need && (n = z.Read(buffer, 0, buffer.Length)) > 0) inflated += n;
+                    }
+                }
+                catch (InvalidDataException e) { throw new ImageFileException(name, "is damaged: its compressed image data is corrupt (" + e.Message + ").", e); }
+            }
+            if (inflated < need)
+                throw new ImageFileException(name, $"is truncated or damaged: its interlaced image data holds {inflated} of the {need} bytes its {width} × {height} pixels need.");
+        }
+
         /// <summary>
         /// ImageSharp 2.1's BMP decoder reads each palette colour as 3 bytes at index × entry size, the entry being 4
         /// bytes for RLE data and, when the header gives no colour count, the palette's length ÷ the colour count (at
@@ -216,7 +275,7 @@ namespace Sd3Tex.Imaging
         /// The decoder also allocates the palette from the pixel-data offset before checking that offset against the
         /// file (a 60-byte file could make it allocate 2 GB): an offset past the end is refused here first.
         /// </summary>
-        internal static byte[] PadBmpPalette(string name, byte[] b)
+        public static byte[] PadBmpPalette(string name, byte[] b)
         {
             // a BMP file header ("BM") and the size of the info header that follows
             if (b.Length < 30 || b[0] != (byte)'B' || b[1] != (byte)'M') return b;

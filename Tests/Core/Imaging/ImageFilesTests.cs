@@ -174,6 +174,39 @@ namespace Sd3Tex.Tests.Imaging
             catch (ImageFileException) { }
         }
 
+        [Test]
+        public void AnInterlacedPngWhoseDataEndsEarlyIsRefusedNotDecodedForever()
+        {
+            // Adam7 with the deflate stream cut short but every chunk's CRC valid: ImageSharp 2.1 alone would loop forever
+            var good = Seeds().First(s => s.name == "interlaced-text.png").bytes;
+            Assert.That(ImageFiles.Decode(good, "ok.png").Width, Is.EqualTo(24), "the whole file decodes");
+            int idat = PngChunks(good).First(c => System.Text.Encoding.ASCII.GetString(good, c + 4, 4) == "IDAT");
+            int len = ReadBE(good, idat);
+            var z = good.Skip(idat + 8).Take(len).ToArray();
+            // recompress only the first half of the scanlines: a valid zlib stream that ends early
+            var raw = new MemoryStream();
+            using (var d = new System.IO.Compression.DeflateStream(new MemoryStream(z, 2, z.Length - 2), System.IO.Compression.CompressionMode.Decompress)) d.CopyTo(raw);
+            var first = raw.ToArray().Take((int)raw.Length / 2).ToArray();
+            var half = new MemoryStream();
+            half.WriteByte(0x78); half.WriteByte(0xDA);
+            using (var c = new System.IO.Compression.DeflateStream(half, System.IO.Compression.CompressionLevel.Optimal, true)) c.Write(first, 0, first.Length);
+            uint a1 = 1, a2 = 0;
+            foreach (byte v in first) { a1 = (a1 + v) % 65521; a2 = (a2 + a1) % 65521; }
+            var adler = new byte[4];
+            WriteBE(adler, 0, (a2 << 16) | a1);
+            half.Write(adler, 0, 4);
+            var data = half.ToArray();
+            var chunk = new byte[12 + data.Length];
+            WriteBE(chunk, 0, (uint)data.Length);
+            System.Text.Encoding.ASCII.GetBytes("IDAT").CopyTo(chunk, 4);
+            data.CopyTo(chunk, 8);
+            FixCrc(chunk, 0);
+            var cut = good.Take(idat).Concat(chunk).Concat(good.Skip(idat + 12 + len)).ToArray();
+            var task = Task.Run(() => Assert.Throws<ImageFileException>(() => ImageFiles.Decode(cut, "cut.png")));
+            Assert.That(task.Wait(TimeSpan.FromSeconds(20)), Is.True, "no hang");
+            Assert.That(task.Result.Message, Does.Contain("cut.png: is truncated or damaged: its interlaced image data holds"));
+        }
+
         /// <summary>A PNG whose IHDR (with a valid CRC) declares width × height RGBA and whose IDAT is a few bytes.</summary>
         static byte[] HugePng(int width, int height)
         {
@@ -360,7 +393,10 @@ namespace Sd3Tex.Tests.Imaging
                     });
                     if (!task.Wait(TimeSpan.FromSeconds(20)))
                     {
-                        failures.Add(label + ": no result after 20 s (a hang)");
+                        // kept to reproduce: ImageFiles.Decode(File.ReadAllBytes(path), ...)
+                        string keep = Path.Combine(Path.GetTempPath(), $"sd3tex-fuzz-{seed}-{iter}-{name}");
+                        File.WriteAllBytes(keep, b);
+                        failures.Add(label + $": no result after 20 s (a hang); the bytes are in {keep}");
                         continue;
                     }
                     double s = sw.Elapsed.TotalSeconds;
