@@ -129,7 +129,7 @@ namespace Sd3Tex.Editor
         public static void ImportOutputs(BakeItemResult item)
         {
             if (item.Status != BakeItemStatus.Generated) return;
-            foreach (var png in item.Outputs)
+            foreach (var png in System.Linq.Enumerable.Concat(item.Outputs, item.MapOutputs))
             {
                 string assetPath = ProjectPaths.ToAssetPath(png);
                 if (assetPath != null) TextureAssets.Import(assetPath, TextureImportSpec.ForPng(png));

@@ -26,6 +26,7 @@ namespace Sd3Tex.Editor
 
         [SerializeField] GenerationForm form = new GenerationForm();
         [SerializeField] string saveFolder = "Assets/Textures/Generated";
+        [SerializeField] bool materialMaps;
 
         ModelSettings _settings;
         GenerationHistory _history;
@@ -56,6 +57,8 @@ namespace Sd3Tex.Editor
             public GeneratedImage Image;
             public Texture2D Texture;
             public string HistoryId;
+            /// <summary>Save to Assets also writes the material maps and creates a material.</summary>
+            public bool MaterialMaps;
         }
 
         [MenuItem("Window/SD3 Texture Generator")]
@@ -455,7 +458,7 @@ namespace Sd3Tex.Editor
             {
                 var texture = Sd3Tex.Unity.Sd3TexGenerator.ToTexture(image, result.Request.Request.Seamless);
                 texture.hideFlags = HideFlags.HideAndDontSave;
-                _results.Add(new Result { Image = image, Texture = texture, HistoryId = historyId });
+                _results.Add(new Result { Image = image, Texture = texture, HistoryId = historyId, MaterialMaps = materialMaps });
             }
             RefreshGrid();
         }
@@ -496,22 +499,41 @@ namespace Sd3Tex.Editor
                 var tiled = new Toggle("Tiled 2×2");
                 tiled.RegisterValueChangedCallback(e => Show(e.newValue));
                 cell.Add(tiled);
+                var maps = new Toggle("Material maps") { value = result.MaterialMaps, tooltip = MaterialMapsTooltip };
+                maps.RegisterValueChangedCallback(e => { result.MaterialMaps = e.newValue; materialMaps = e.newValue; });
+                cell.Add(maps);
                 cell.Add(Btn("Save to Assets", () => Save(result)));
                 _grid.Add(cell);
             }
         }
 
-        void Save(Result r)
+        const string MaterialMapsTooltip = "Save to Assets also derives tileable material maps (normal, height, ambient occlusion, and the " +
+                                           "HDRP mask map or the URP / Built-in metallic-smoothness map) and creates a material for the project's render pipeline.";
+
+        async void Save(Result r)
         {
             try
             {
                 string path = TextureAssets.Save(r.Image, saveFolder);
                 _history.RecordOutput(r.HistoryId, path);
                 RefreshHistory();
-                EditorGUIUtility.PingObject(AssetDatabase.LoadAssetAtPath<Texture2D>(path));
-                ShowNotification(new GUIContent("Saved " + path));
+                string ping = path;
+                if (r.MaterialMaps)
+                {
+                    var pipeline = TextureAssets.CurrentPipeline();
+                    var options = MaterialMapsSaving.OptionsFor(pipeline);
+                    string device = _settings.Device;
+                    var image = r.Image.Image;
+                    var maps = await Task.Run(() => Sd3Tex.Materials.PbrMaps.DeriveOn(image, options, device));
+                    TextureAssets.SaveMaps(path, r.Image, maps);
+                    if (MaterialSetup.For(pipeline) != null) ping = TextureAssets.CreateMaterial(path, pipeline);
+                    else Debug.LogWarning($"SD3 Texture Generator: the maps of {path} are saved; {RenderPipelines.DisplayName(pipeline)} has no known lit shader, so no material was made.");
+                }
+                EditorGUIUtility.PingObject(AssetDatabase.LoadAssetAtPath<UnityEngine.Object>(ping));
+                ShowNotification(new GUIContent("Saved " + ping));
             }
-            catch (Exception e) when (e is ArgumentException || e is IOException || e is UnauthorizedAccessException)
+            catch (Exception e) when (e is ArgumentException || e is IOException || e is UnauthorizedAccessException ||
+                                      e is InvalidOperationException || e is Sd3Tex.Kernels.DeviceException)
             {
                 EditorUtility.DisplayDialog("Cannot save", e.Message, "OK");
             }

@@ -3,8 +3,10 @@ using System.Collections.Generic;
 using System.IO;
 using Sd3Tex.Authoring;
 using Sd3Tex.Generation;
+using Sd3Tex.Materials;
 using UnityEditor;
 using UnityEngine;
+using UnityEngine.Rendering;
 
 namespace Sd3Tex.Editor
 {
@@ -28,6 +30,61 @@ namespace Sd3Tex.Editor
             image.SavePng(Path.Combine(root, assetPath));
             Import(assetPath, TextureImportSpec.For(image.Parameters));
             return assetPath;
+        }
+
+        /// <summary>
+        /// Writes material maps beside a saved texture asset (<c>stone.png</c> → <c>stone_normal.png</c> ...) and imports
+        /// each with its settings (<see cref="MaterialMapsSaving"/>: the normal map as a normal map, the others linear,
+        /// Repeat on the seamless axes). Returns their asset paths. Main thread only.
+        /// </summary>
+        public static List<string> SaveMaps(string textureAssetPath, GeneratedImage image, MaterialMaps maps)
+        {
+            string root = ProjectPaths.Root;
+            var written = new List<string>();
+            foreach (var m in MaterialMapsSaving.Plan(textureAssetPath, image.Parameters, maps))
+            {
+                Checkpoints.AtomicFile.WriteAllBytes(Path.Combine(root, m.AssetPath), m.Png);
+                Import(m.AssetPath, m.Spec);
+                written.Add(m.AssetPath);
+            }
+            return written;
+        }
+
+        /// <summary>The render pipeline the project uses now (GraphicsSettings' current render pipeline asset).</summary>
+        public static RenderPipelineKind CurrentPipeline()
+        {
+            var asset = GraphicsSettings.currentRenderPipeline;
+            return RenderPipelines.FromAssetType(asset == null ? null : asset.GetType().FullName);
+        }
+
+        /// <summary>
+        /// Creates a material beside the texture (<c>stone.mat</c>) with the pipeline's lit shader (URP Lit, HDRP Lit or
+        /// Standard) and the texture and its maps assigned (<see cref="MaterialSetup"/>). Returns its asset path, or
+        /// throws <see cref="InvalidOperationException"/> when the pipeline has no known lit shader. Main thread only.
+        /// </summary>
+        public static string CreateMaterial(string textureAssetPath, RenderPipelineKind pipeline)
+        {
+            var setup = MaterialSetup.For(pipeline)
+                        ?? throw new InvalidOperationException($"the project uses {RenderPipelines.DisplayName(pipeline)}, whose lit shader is unknown: assign the maps to your material by hand.");
+            var shader = Shader.Find(setup.ShaderName);
+            if (shader == null)
+                throw new InvalidOperationException($"the shader \"{setup.ShaderName}\" was not found: is the {RenderPipelines.DisplayName(pipeline)} package installed?");
+            var material = new Material(shader);
+            foreach (var k in setup.Keywords) material.EnableKeyword(k);
+            foreach (var slot in setup.Slots)
+            {
+                string path = slot.Map == PbrMapKinds.None ? textureAssetPath : MaterialSetup.MapAssetPath(textureAssetPath, slot.Map);
+                var texture = AssetDatabase.LoadAssetAtPath<Texture2D>(path);
+                if (texture == null) continue;
+                material.SetTexture(slot.Property, texture);
+                if (slot.Keyword != null) material.EnableKeyword(slot.Keyword);
+            }
+            foreach (var f in setup.Floats)
+                if (material.HasProperty(f.Key)) material.SetFloat(f.Key, f.Value);
+            string materialPath = MaterialSetup.MaterialPath(textureAssetPath);
+            AssetDatabase.CreateAsset(material, materialPath);
+            AssetDatabase.SaveAssets();
+            return materialPath;
         }
 
         /// <summary>Imports (or re-imports) a PNG asset with <paramref name="spec"/>'s settings applied as it imports.</summary>
@@ -74,7 +131,7 @@ namespace Sd3Tex.Editor
                 spec = TextureImportSpec.ForPng(Path.Combine(ProjectPaths.Root, assetPath));
             if (spec == null) return;
             var importer = (TextureImporter)assetImporter;
-            importer.textureType = TextureImporterType.Default;
+            importer.textureType = spec.NormalMap ? TextureImporterType.NormalMap : TextureImporterType.Default;
             importer.sRGBTexture = spec.SRgb;
             importer.mipmapEnabled = spec.Mipmaps;
             importer.wrapModeU = spec.RepeatU ? TextureWrapMode.Repeat : TextureWrapMode.Clamp;

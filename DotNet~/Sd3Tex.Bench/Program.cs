@@ -45,6 +45,8 @@ public static class Program
                 case "--weights-dir": o.WeightsDir = Next(); break;
                 case "--tokenizers": o.Tokenizers = Next(); break;
                 case "--lab": o.Lab = Next().Split(',').ToHashSet(); break;
+                case "--pbr-sizes": o.PbrSizes = Ints(Next()); break;
+                case "--pbr-ilgpu-size": o.PbrIlgpuSize = int.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--help": case "-h": Console.WriteLine(Usage); return 0;
                 default: Console.Error.WriteLine($"unknown option {a}\n{Usage}"); return 2;
             }
@@ -58,6 +60,7 @@ public static class Program
         Console.WriteLine("| --- | --- | --- | --- | --- |");
         if (o.Suites.Contains("lab")) KernelLab.Run(o);
         if (o.Suites.Contains("models")) ModelBench.Run(o);
+        if (o.Suites.Contains("pbr")) PbrBench.Run(o);
         if (o.Suites.Contains("tiny"))
         {
             TinyMmdit(o.Repeats, o.Device);
@@ -69,7 +72,8 @@ public static class Program
     }
 
     const string Usage = "sd3tex-bench [--suite lab,models,tiny] [--device cpu] [--repeats N] [--sizes 256,512,1024] [--vae-sizes 512,1024] " +
-                         "[--encoders clip,t5|none] [--generate 512 --tokenizers DIR] [--steps 28] [--weights-dir DIR] [--lab gemm,attention,norms,conv]";
+                         "[--encoders clip,t5|none] [--generate 512 --tokenizers DIR] [--steps 28] [--weights-dir DIR] [--lab gemm,attention,norms,conv] " +
+                         "[--suite pbr --pbr-sizes 1024 --pbr-ilgpu-size 128]";
 
     public sealed class Options
     {
@@ -85,6 +89,9 @@ public static class Program
         public string WeightsDir = Path.GetTempPath();
         /// <summary>Tokenizer folder for --generate (clip/vocab.json, clip/merges.txt, t5/tokenizer.json).</summary>
         public string Tokenizers;
+        /// <summary>--suite pbr: albedo sizes on --device, and one size on ILGPU's CPU accelerator (0: none).</summary>
+        public int[] PbrSizes = { 1024 };
+        public int PbrIlgpuSize = 128;
     }
 
     static int[] Ints(string s) => s.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(x => int.Parse(x, CultureInfo.InvariantCulture)).ToArray();

@@ -72,8 +72,9 @@ public static class BakeCommand
             switch (item.Status)
             {
                 case BakeItemStatus.Generated:
-                    stderr.WriteLine($"  generated {item.ImagesGenerated} image(s) in {item.Time.TotalSeconds:0.0} s");
+                    stderr.WriteLine($"  generated {item.ImagesGenerated} image(s){(item.MapsWritten > 0 ? $" and {item.MapsWritten} material map(s)" : "")} in {item.Time.TotalSeconds:0.0} s");
                     foreach (var o in item.Outputs) stdout.WriteLine(o);
+                    foreach (var o in item.MapOutputs) stdout.WriteLine(o);
                     break;
                 case BakeItemStatus.Skipped: stderr.WriteLine("  up to date"); break;
                 default: stderr.WriteLine("  FAILED: " + item.Error); break;

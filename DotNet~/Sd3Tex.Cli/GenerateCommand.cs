@@ -19,7 +19,9 @@ public static class GenerateCommand
         usage: sd3tex generate --weights <paths...> --prompt "..." [--negative "..."] [--seed N] [--count N]
                                [--steps N] [--cfg S] [--shift S] [--sampler euler|dpmpp_2m] [--width W --height H]
                                [--no-t5] [--seamless x|y|xy] [--noise <file.safetensors>] [--tokenizers <dir>]
-                               [--clip-heads L,G] [--device D] [--memory-budget B] [--vae-tile N] --output <file.png | folder>
+                               [--clip-heads L,G] [--device D] [--memory-budget B] [--vae-tile N]
+                               [--pbr [--pbr-maps M] [--pbr-strength S] [--normal-convention opengl|directx]]
+                               --output <file.png | folder>
 
         Generates --count images (seed, seed + 1, ...) and writes them as PNGs with their parameters in the metadata
         (the A1111 "parameters" text and JSON). Sampling options left out take the model family's preset (the
@@ -40,12 +42,16 @@ public static class GenerateCommand
           --memory-budget  device bytes to use (e.g. 6G); components load one at a time when they do not fit
           --vae-tile N  decode in tiles of N latent cells (default: decided from the memory budget)
           --output      a .png file (name_0.png, name_1.png ... when --count > 1) or a folder
+          --pbr         also write material maps beside each texture: name_height.png, _normal, _roughness, _ao,
+                        _mask (HDRP) and _metallic (URP / Built-in); --pbr-maps picks some ({PbrCommand.MapsHelp}),
+                        --pbr-strength is the normal map's strength (default 2), --normal-convention opengl (Unity,
+                        default) or directx; see `sd3tex pbr --help`
           {ModelOptions.DeviceHelp}
         """;
 
     public static int Run(string[] argv, TextWriter stdout, TextWriter stderr)
     {
-        var args = new Args(argv, new HashSet<string> { "help", "no-t5" });
+        var args = new Args(argv, new HashSet<string> { "help", "no-t5", "pbr" });
         if (args.Flag("help")) { stdout.WriteLine(Help); return 0; }
         var weights = args.Many("weights");
         string prompt = args.Required("prompt"), output = args.Required("output");
@@ -87,6 +93,7 @@ public static class GenerateCommand
             VaeTileSize = args.Int("vae-tile", 0),
         };
         (options.ClipLHeads, options.ClipGHeads) = EncodeCommand.ParseHeads(args.One("clip-heads"));
+        var pbr = PbrCommand.ParseGenerateOptions(args);
         args.RejectUnknown();
         if (weights.Count == 0) throw new UsageException("--weights needs at least one path");
         var problems = request.Problems();
@@ -118,6 +125,7 @@ public static class GenerateCommand
                 result.Images[i].SavePng(paths[i]);
                 stdout.WriteLine(paths[i]);
             }
+            if (pbr != null) WritePbrMaps(result, paths, pbr, options.Device, stdout, stderr);
             stderr.WriteLine("time: " + result.Timings);
             return 0;
         }
@@ -128,6 +136,19 @@ public static class GenerateCommand
             return 130;
         }
         finally { Console.CancelKeyPress -= onCancel; }
+    }
+
+    /// <summary><c>--pbr</c>: each image's material maps beside it, on the generation's device kind.</summary>
+    static void WritePbrMaps(GenerationResult result, List<string> paths, Sd3Tex.Materials.PbrOptions pbr, string device, TextWriter stdout, TextWriter stderr)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        using var pbrDevice = PbrCommand.OpenDevice(device);
+        for (int i = 0; i < result.Images.Count; i++)
+        {
+            var maps = Sd3Tex.Materials.PbrMaps.Derive(result.Images[i].Image, pbr, pbrDevice);
+            foreach (var written in maps.SaveBeside(paths[i], result.Images[i].Parameters)) stdout.WriteLine(written);
+        }
+        stderr.WriteLine($"material maps ({Sd3Tex.Materials.PbrMapNames.Format(pbr.Maps)}) in {clock.Elapsed.TotalSeconds:0.0} s");
     }
 
     static long RandomSeed()

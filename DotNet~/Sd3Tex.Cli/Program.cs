@@ -19,6 +19,7 @@ public static class Program
         ["tokenize"] = ("print the CLIP-L, CLIP-G and T5-XXL token ids of a prompt, as SD3 tokenizes it", TokenizeCommand.Run),
         ["compile-kernels"] = ("compile every kernel for CUDA (PTX) and OpenCL without a GPU, and report registers and sizes", CompileKernelsCommand.Run),
         ["make-random-checkpoint"] = ("write random weights with the exact names and shapes of a family (tests, benchmarks)", MakeRandomCheckpointCommand.Run),
+        ["pbr"] = ("derive tileable material maps (height, normal, roughness, AO, HDRP mask, URP metallic-smoothness) from albedo images", PbrCommand.Run),
         ["decode"] = ("decode a latent with the VAE into PNG images (seamless, tiled, with generation metadata)", DecodeCommand.Run),
     };
 
@@ -64,7 +65,7 @@ public static class Program
     {
         Sd3Tex.Generation.GenerationRequestException => 2,
         CheckpointException or Sd3Tex.Generation.GenerationMemoryException or Sd3Tex.Baking.BakeManifestException
-            or Sd3Tex.Vae.VaeMemoryException or Sd3Tex.Imaging.PngException or Sd3Tex.Kernels.DeviceException
+            or Sd3Tex.Vae.VaeMemoryException or Sd3Tex.Imaging.ImageFileException or Sd3Tex.Kernels.DeviceException
             or IOException or UnauthorizedAccessException => 1,
         _ => null,
     };

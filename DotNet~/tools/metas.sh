@@ -23,14 +23,18 @@ meta_body() { # $1 = relative path
     *.asmdef) printf 'AssemblyDefinitionImporter:\n  externalObjects: {}\n  userData: \n  assetBundleName: \n  assetBundleVariant: \n' ;;
     *.asset) printf 'NativeFormatImporter:\n  externalObjects: {}\n  mainObjectFileID: 11400000\n  userData: \n  assetBundleName: \n  assetBundleVariant: \n' ;;
     *.md|*.json|*.txt) printf 'TextScriptImporter:\n  externalObjects: {}\n  userData: \n  assetBundleName: \n  assetBundleVariant: \n' ;;
-    *.dll) cat <<'DLL'
+    *.dll)
+      # Editor only, explicitly referenced; a define lets a project that has its own copy leave ours out
+      local define=SD3TEX_EXTERNAL_ILGPU
+      case "$p" in Plugins/ImageSharp/*) define=SD3TEX_EXTERNAL_IMAGESHARP ;; esac
+      cat <<DLL
 PluginImporter:
   externalObjects: {}
   serializedVersion: 2
   iconMap: {}
   executionOrder: {}
   defineConstraints:
-  - '!SD3TEX_EXTERNAL_ILGPU'
+  - '!$define'
   isPreloaded: 0
   isOverridable: 1
   isExplicitlyReferenced: 1

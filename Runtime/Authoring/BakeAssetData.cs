@@ -11,6 +11,7 @@ namespace Sd3Tex.Authoring
     public enum SamplerChoice { Inherit, Euler, DpmPp2M }
     public enum T5Choice { Inherit, On, Off }
     public enum SeamlessChoice { Inherit, None, X, Y, XY }
+    public enum PbrChoice { Inherit, Off, On }
 
     /// <summary>
     /// One texture of a bake manifest asset, or its defaults, in a form Unity serializes (no nullable fields): empty
@@ -35,6 +36,13 @@ namespace Sd3Tex.Authoring
         public int Height;
         public T5Choice T5;
         public SeamlessChoice Seamless;
+        /// <summary>Material maps beside the PNG (the manifest's <c>pbr</c>).</summary>
+        public PbrChoice Pbr;
+        /// <summary>With <see cref="Pbr"/> On: the maps ("normal,ao,mask"; empty: all).</summary>
+        public string PbrMaps = "";
+        /// <summary>With <see cref="Pbr"/> On: the normal map's strength (0: the default, 2).</summary>
+        public float PbrStrength;
+        public Materials.NormalConvention PbrNormalConvention;
 
         /// <summary>The manifest entry these fields stand for (nulls inherit).</summary>
         public BakeEntry ToEntry(bool isDefaults)
@@ -54,7 +62,20 @@ namespace Sd3Tex.Authoring
                 Height = Height > 0 ? Height : (int?)null,
                 NoT5 = T5 == T5Choice.On ? false : T5 == T5Choice.Off ? true : (bool?)null,
                 Seamless = Seamless == SeamlessChoice.Inherit ? null : SeamlessAxesNames.Name(AxesOf(Seamless)),
+                Pbr = Pbr == PbrChoice.Inherit ? null : Pbr == PbrChoice.Off ? BakePbr.Off() : PbrOptions(),
             };
+        }
+
+        Materials.PbrOptions PbrOptions()
+        {
+            var o = new Materials.PbrOptions { NormalConvention = PbrNormalConvention };
+            if (!string.IsNullOrWhiteSpace(PbrMaps))
+            {
+                if (!Materials.PbrMapNames.TryParse(PbrMaps, out var maps, out string problem)) throw new BakeManifestException($"\"{(string.IsNullOrEmpty(Name) ? "defaults" : Name)}\" PBR maps: {problem}.");
+                o.Maps = maps;
+            }
+            if (PbrStrength > 0) o.Strength = PbrStrength;
+            return o;
         }
 
         /// <summary>The fields of a manifest entry (JSON import). Noise files are not carried by assets: an entry
@@ -68,7 +89,14 @@ namespace Sd3Tex.Authoring
                 Name = e.Name ?? "", Prompt = e.Prompt ?? "", Negative = e.Negative ?? "", OverrideSeed = e.Seed.HasValue, Seed = e.Seed ?? 0,
                 Count = e.Count ?? 0, Steps = e.Steps ?? 0, Cfg = e.Cfg ?? 0, Shift = e.Shift ?? 0, Width = e.Width ?? 0, Height = e.Height ?? 0,
                 T5 = e.NoT5 == true ? T5Choice.Off : e.NoT5 == false ? T5Choice.On : T5Choice.Inherit,
+                Pbr = e.Pbr == null ? PbrChoice.Inherit : BakePbr.IsOn(e.Pbr) ? PbrChoice.On : PbrChoice.Off,
             };
+            if (BakePbr.IsOn(e.Pbr))
+            {
+                d.PbrMaps = e.Pbr.Maps == Materials.PbrMapKinds.All ? "" : Materials.PbrMapNames.Format(e.Pbr.Maps);
+                d.PbrStrength = e.Pbr.Strength;
+                d.PbrNormalConvention = e.Pbr.NormalConvention;
+            }
             if (e.Sampler != null)
             {
                 if (!SamplerNames.TryParse(e.Sampler, out var s)) throw new BakeManifestException($"sampler \"{e.Sampler}\" is not euler or dpmpp_2m.");

@@ -10,7 +10,9 @@ namespace Sd3Tex.Authoring
     /// <summary>
     /// How a generated texture is imported into Unity: sRGB colour, mipmaps, wrap mode Repeat on the axes it tiles
     /// along (Clamp on the others, so bilinear filtering does not bleed the opposite edge in), and the generation
-    /// parameters in the importer's userData (shown in the texture's inspector). The editor applies it.
+    /// parameters in the importer's userData (shown in the texture's inspector). A material map (its parameters
+    /// name it, <see cref="Materials.PbrMaps.MapKey"/>) is linear (sRGB off), and the normal map is imported as a
+    /// normal map. The editor applies it.
     /// </summary>
     public sealed class TextureImportSpec
     {
@@ -18,6 +20,10 @@ namespace Sd3Tex.Authoring
         public bool Mipmaps { get; set; } = true;
         public bool RepeatU { get; set; }
         public bool RepeatV { get; set; }
+        /// <summary>Import as <c>TextureImporterType.NormalMap</c> (the <c>_normal</c> map).</summary>
+        public bool NormalMap { get; set; }
+        /// <summary>The material map this texture is (None for an albedo).</summary>
+        public Materials.PbrMapKinds Map { get; set; }
         /// <summary>The importer's userData: <see cref="ImporterUserData.Encode"/> of the parameters.</summary>
         public string UserData { get; set; } = "";
 
@@ -25,8 +31,12 @@ namespace Sd3Tex.Authoring
         {
             if (parameters == null) throw new ArgumentNullException(nameof(parameters));
             var axes = SeamlessOf(parameters);
+            var map = Materials.PbrMaps.MapOf(parameters);
             return new TextureImportSpec
             {
+                SRgb = map == Materials.PbrMapKinds.None,
+                NormalMap = map == Materials.PbrMapKinds.Normal,
+                Map = map,
                 RepeatU = (axes & SeamlessAxes.X) != 0,
                 RepeatV = (axes & SeamlessAxes.Y) != 0,
                 UserData = ImporterUserData.Encode(parameters),
@@ -44,7 +54,7 @@ namespace Sd3Tex.Authoring
                 var p = GenerationParameters.FromPng(png);
                 return p == null ? null : For(p);
             }
-            catch (Exception e) when (e is PngException || e is FormatException || e is IOException || e is InvalidOperationException)
+            catch (Exception e) when (e is ImageFileException || e is FormatException || e is IOException || e is InvalidOperationException)
             {
                 return null;
             }

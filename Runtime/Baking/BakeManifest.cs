@@ -20,7 +20,8 @@ namespace Sd3Tex.Baking
     /// One texture of a manifest, or the manifest's defaults. Field names in JSON are the command line's option names in
     /// snake_case: <c>name</c>, <c>prompt</c>, <c>negative</c>, <c>seed</c>, <c>count</c>, <c>steps</c>, <c>cfg</c>,
     /// <c>shift</c>, <c>sampler</c>, <c>width</c>, <c>height</c>, <c>no_t5</c>, <c>seamless</c>, <c>noise</c>,
-    /// <c>clip_heads</c>. Null fields inherit (texture ← defaults ← the model family's preset).
+    /// <c>clip_heads</c>, and <c>pbr</c> (material maps beside the PNG, see <see cref="BakePbr"/>). Null fields inherit
+    /// (texture ← defaults ← the model family's preset).
     /// </summary>
     public sealed class BakeEntry
     {
@@ -43,10 +44,12 @@ namespace Sd3Tex.Baking
         public string Noise { get; set; }
         /// <summary>"L,G": CLIP-L and CLIP-G attention heads (only needed for models whose heads cannot be inferred).</summary>
         public string ClipHeads { get; set; }
+        /// <summary>Material maps written beside each PNG (<see cref="BakePbr"/>); maps None = off.</summary>
+        public Materials.PbrOptions Pbr { get; set; }
 
         /// <summary>The JSON field names an entry may have.</summary>
         public static readonly string[] Fields =
-            { "name", "prompt", "negative", "seed", "count", "steps", "cfg", "shift", "sampler", "width", "height", "no_t5", "seamless", "noise", "clip_heads" };
+            { "name", "prompt", "negative", "seed", "count", "steps", "cfg", "shift", "sampler", "width", "height", "no_t5", "seamless", "noise", "clip_heads", "pbr" };
 
         public BakeEntry Clone() => (BakeEntry)MemberwiseClone();
 
@@ -60,6 +63,7 @@ namespace Sd3Tex.Baking
                 Seed = Seed ?? defaults.Seed, Count = Count ?? defaults.Count, Steps = Steps ?? defaults.Steps, Cfg = Cfg ?? defaults.Cfg,
                 Shift = Shift ?? defaults.Shift, Sampler = Sampler ?? defaults.Sampler, Width = Width ?? defaults.Width, Height = Height ?? defaults.Height,
                 NoT5 = NoT5 ?? defaults.NoT5, Seamless = Seamless ?? defaults.Seamless, Noise = Noise ?? defaults.Noise, ClipHeads = ClipHeads ?? defaults.ClipHeads,
+                Pbr = Pbr ?? defaults.Pbr,
             };
         }
 
@@ -93,6 +97,7 @@ namespace Sd3Tex.Baking
                     case "seamless": e.Seamless = Str(v, at); break;
                     case "noise": e.Noise = Str(v, at); break;
                     case "clip_heads": e.ClipHeads = Str(v, at); break;
+                    case "pbr": e.Pbr = BakePbr.FromJson(v, at); break;
                     default:
                         throw new BakeManifestException($"unknown field \"{f}\" in {where}. Known fields: {string.Join(", ", Fields.Where(x => !isDefaults || x != "name"))}.");
                 }
@@ -118,6 +123,7 @@ namespace Sd3Tex.Baking
             if (Seamless != null) j.Set("seamless", Seamless);
             if (Noise != null) j.Set("noise", Noise);
             if (ClipHeads != null) j.Set("clip_heads", ClipHeads);
+            if (Pbr != null) j.Set("pbr", BakePbr.ToJson(Pbr));
             return j;
         }
 

@@ -26,6 +26,10 @@ namespace Sd3Tex.Baking
         public string Error { get; set; }
         /// <summary>Images generated now (a texture with count 4 may skip some and generate others).</summary>
         public int ImagesGenerated { get; set; }
+        /// <summary>The material maps' PNG paths (absolute) when the texture has <c>pbr</c>, whether written now or before.</summary>
+        public IReadOnlyList<string> MapOutputs { get; set; } = Array.Empty<string>();
+        /// <summary>Map PNGs written now.</summary>
+        public int MapsWritten { get; set; }
         public TimeSpan Time { get; set; }
     }
 
@@ -120,6 +124,7 @@ namespace Sd3Tex.Baking
             Directory.CreateDirectory(outDir);
             RemoveStaleTemporaries(manifest, mine);
             var generators = new Dictionary<string, TextureGenerator>(StringComparer.Ordinal);
+            var pbrDevice = new BakePbr.DeviceHolder(options.Device ?? manifest.Device ?? options.Generator?.Device);
             string modelId = ModelIdentity(manifest);
             try
             {
@@ -128,7 +133,7 @@ namespace Sd3Tex.Baking
                     cancel.ThrowIfCancellationRequested();
                     var texture = manifest.Textures[mine[n]];
                     progress?.Report(new BakeProgress(n, mine.Count, texture.Name, null));
-                    var item = BakeOne(manifest, texture, modelId, options, generators, n, mine.Count, progress, cancel);
+                    var item = BakeOne(manifest, texture, modelId, options, generators, pbrDevice, n, mine.Count, progress, cancel);
                     report.Items.Add(item);
                     options.OnItemDone?.Invoke(item);
                 }
@@ -136,13 +141,15 @@ namespace Sd3Tex.Baking
             finally
             {
                 foreach (var g in generators.Values) g.Dispose();
+                pbrDevice.Dispose();
                 report.Time = total.Elapsed;
             }
             return report;
         }
 
         static BakeItemResult BakeOne(BakeManifest manifest, BakeEntry texture, string modelId, BakeOptions options,
-                                      Dictionary<string, TextureGenerator> generators, int n, int count, IProgress<BakeProgress> progress, CancellationToken cancel)
+                                      Dictionary<string, TextureGenerator> generators, BakePbr.DeviceHolder pbrDevice, int n, int count,
+                                      IProgress<BakeProgress> progress, CancellationToken cancel)
         {
             var sw = Stopwatch.StartNew();
             var item = new BakeItemResult { Name = texture.Name, Outputs = manifest.OutputsOf(texture) };
@@ -154,35 +161,56 @@ namespace Sd3Tex.Baking
                 if (problems.Count > 0) throw new GenerationRequestException(problems);
                 var hashes = new string[request.Count];
                 var pending = new List<int>();
+                var pbr = BakePbr.IsOn(merged.Pbr) ? merged.Pbr : null;
+                var mapsPending = new List<int>();
+                var mapOutputs = new List<string>();
                 for (int i = 0; i < request.Count; i++)
                 {
                     hashes[i] = Hash(modelId, merged, request, i);
-                    if (options.Force || !UpToDate(item.Outputs[i], hashes[i])) pending.Add(i);
+                    bool stale = options.Force || !UpToDate(item.Outputs[i], hashes[i]);
+                    if (stale) pending.Add(i);
+                    if (pbr == null) continue;
+                    mapOutputs.AddRange(Materials.PbrMaps.PathsBeside(item.Outputs[i], pbr.Maps));
+                    if (stale || !BakePbr.MapsUpToDate(item.Outputs[i], pbr, BakePbr.MapHash(hashes[i], pbr))) mapsPending.Add(i);
                 }
-                if (pending.Count == 0)
+                item.MapOutputs = mapOutputs;
+                if (pending.Count == 0 && mapsPending.Count == 0)
                 {
                     item.Status = BakeItemStatus.Skipped;
                     return item;
                 }
-                var generator = GeneratorFor(manifest, merged.ClipHeads, options, generators);
-                var modelProblems = generator.Validate(request);
-                if (modelProblems.Count > 0) throw new GenerationRequestException(modelProblems);
-                var inner = progress == null ? null : new InnerProgress(p => progress.Report(new BakeProgress(n, count, texture.Name, p)));
-                foreach (int i in pending)
+                var generated = new Dictionary<int, GeneratedImage>();
+                if (pending.Count > 0)
                 {
-                    var one = request.Clone();
-                    one.Seed = request.Seed + i;
-                    one.Count = 1;
-                    if (request.InitialNoise != null)
+                    var generator = GeneratorFor(manifest, merged.ClipHeads, options, generators);
+                    var modelProblems = generator.Validate(request);
+                    if (modelProblems.Count > 0) throw new GenerationRequestException(modelProblems);
+                    var inner = progress == null ? null : new InnerProgress(p => progress.Report(new BakeProgress(n, count, texture.Name, p)));
+                    foreach (int i in pending)
                     {
-                        int size = request.InitialNoise.Length / request.Count;
-                        one.InitialNoise = new float[size];
-                        Array.Copy(request.InitialNoise, (long)i * size, one.InitialNoise, 0, size);
+                        cancel.ThrowIfCancellationRequested();
+                        var one = request.Clone();
+                        one.Seed = request.Seed + i;
+                        one.Count = 1;
+                        if (request.InitialNoise != null)
+                        {
+                            int size = request.InitialNoise.Length / request.Count;
+                            one.InitialNoise = new float[size];
+                            Array.Copy(request.InitialNoise, (long)i * size, one.InitialNoise, 0, size);
+                        }
+                        var image = generator.Generate(one, inner, cancel).Images[0];
+                        image.Parameters.Extra.Add(new KeyValuePair<string, string>(HashKey, hashes[i]));
+                        image.SavePng(item.Outputs[i]);
+                        item.ImagesGenerated++;
+                        generated[i] = image;
                     }
-                    var image = generator.Generate(one, inner, cancel).Images[0];
-                    image.Parameters.Extra.Add(new KeyValuePair<string, string>(HashKey, hashes[i]));
-                    image.SavePng(item.Outputs[i]);
-                    item.ImagesGenerated++;
+                }
+                // the maps: of the images generated now, or derived again from the PNGs already baked
+                foreach (int i in mapsPending)
+                {
+                    cancel.ThrowIfCancellationRequested();
+                    generated.TryGetValue(i, out var image);
+                    item.MapsWritten += BakePbr.WriteMaps(item.Outputs[i], image?.Image, image?.Parameters, pbr, BakePbr.MapHash(hashes[i], pbr), pbrDevice.Get()).Count;
                 }
                 item.Status = BakeItemStatus.Generated;
             }
@@ -226,7 +254,7 @@ namespace Sd3Tex.Baking
                 var p = GenerationParameters.FromPng(PngReader.Read(png, pixels: true));
                 return p != null && p.Extra.Any(kv => kv.Key == HashKey && kv.Value == hash);
             }
-            catch (Exception e) when (e is PngException || e is IOException || e is FormatException || e is InvalidDataException || e is JsonException)
+            catch (Exception e) when (e is ImageFileException || e is IOException || e is FormatException || e is InvalidDataException || e is JsonException)
             {
                 return false;
             }
@@ -293,7 +321,7 @@ namespace Sd3Tex.Baking
         static void RemoveStaleTemporaries(BakeManifest manifest, List<int> mine)
         {
             foreach (int k in mine)
-                foreach (var png in manifest.OutputsOf(manifest.Textures[k]))
+                foreach (var png in manifest.OutputsOf(manifest.Textures[k]).SelectMany(p => new[] { p }.Concat(Materials.PbrMaps.PathsBeside(p, Materials.PbrMapKinds.All))))
                 {
                     string dir = Path.GetDirectoryName(png);
                     if (!Directory.Exists(dir)) continue;

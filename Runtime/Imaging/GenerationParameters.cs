@@ -195,12 +195,12 @@ namespace Sd3Tex.Imaging
             return r;
         }
 
-        /// <summary>The two PNG text chunks: "parameters" (tEXt, or iTXt when the text is not Latin-1, as Pillow writes
-        /// it) and the JSON (iTXt, UTF-8).</summary>
+        /// <summary>The two PNG text chunks, "parameters" and the JSON, each tEXt when its text is Latin-1 and iTXt
+        /// (UTF-8) otherwise, as Pillow writes them.</summary>
         public IReadOnlyList<PngText> ToPngTexts() => new[]
         {
             PngText.Auto(A1111Keyword, ToA1111()),
-            new PngText(JsonKeyword, ToJson().ToJson(false), true),
+            PngText.Auto(JsonKeyword, ToJson().ToJson(false)),
         };
 
         /// <summary>The parameters of a PNG: from the JSON chunk when present, else parsed from "parameters"; null

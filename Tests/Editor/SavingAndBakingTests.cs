@@ -56,6 +56,31 @@ namespace Sd3Tex.Editor.Tests
         }
 
         [Test]
+        public void MaterialMapsImportAsNormalAndLinearMapsAndMakeAMaterial()
+        {
+            var image = Image("xy");
+            string path = TextureAssets.Save(image, Folder);
+            var pipeline = TextureAssets.CurrentPipeline();
+            var maps = Sd3Tex.Materials.PbrMaps.Derive(image.Image, MaterialMapsSaving.OptionsFor(pipeline), null);
+            var saved = TextureAssets.SaveMaps(path, image, maps);
+            Assert.That(saved, Does.Contain(Folder + "/test_tile_5_normal.png"));
+            foreach (var map in saved)
+            {
+                var importer = (TextureImporter)AssetImporter.GetAtPath(map);
+                bool normal = map.EndsWith("_normal.png");
+                Assert.That(importer.textureType, Is.EqualTo(normal ? TextureImporterType.NormalMap : TextureImporterType.Default), map);
+                Assert.That(importer.sRGBTexture, Is.False, map + ": linear");
+                Assert.That(importer.wrapModeU, Is.EqualTo(TextureWrapMode.Repeat), map);
+                Assert.That(importer.wrapModeV, Is.EqualTo(TextureWrapMode.Repeat), map);
+            }
+            if (MaterialSetup.For(pipeline) == null) return;
+            string material = TextureAssets.CreateMaterial(path, pipeline);
+            var m = AssetDatabase.LoadAssetAtPath<Material>(material);
+            Assert.That(m, Is.Not.Null);
+            foreach (var slot in MaterialSetup.For(pipeline).Slots) Assert.That(m.HasProperty(slot.Property), Is.True, slot.Property);
+        }
+
+        [Test]
         public void TheManifestAssetHoldsWhatItIsGiven()
         {
             var asset = ScriptableObject.CreateInstance<BakeManifest>();

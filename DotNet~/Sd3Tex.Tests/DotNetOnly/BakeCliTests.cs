@@ -24,14 +24,7 @@ public sealed class BakeCliTests
     {
         string dir = Path.Combine(_dir, folder);
         Directory.CreateDirectory(dir);
-        var j = JsonValue.NewObject();
-        j.Set("weights", JsonValue.NewArray(Cli.TinyWeights.Select(JsonValue.From)));
-        j.Set("tokenizers", Cli.Tokenizers);
-        j.Set("output", "textures");
-        j.Set("device", "reference");
-        var d = JsonValue.NewObject();
-        d.Set("steps", 2); d.Set("cfg", 4.0); d.Set("width", 32); d.Set("height", 32); d.Set("clip_heads", "2,2"); d.Set("sampler", "euler");
-        j.Set("defaults", d);
+        var j = Cli.TinyBakeManifest();
         j.Set("textures", JsonValue.NewArray(textures));
         string path = Path.Combine(dir, "manifest.json");
         File.WriteAllText(path, j.ToJson(true));

@@ -30,6 +30,21 @@ static class Cli
         new[] { "generate", "--weights" }.Concat(TinyWeights)
             .Concat(new[] { "--tokenizers", Tokenizers, "--clip-heads", "2,2", "--device", "reference" }).Concat(more).ToArray();
 
+    /// <summary>A bake manifest's JSON for the tiny model (reference device, 2 Euler steps at 32 × 32, output
+    /// "textures"), without textures.</summary>
+    public static Sd3Tex.Json.JsonValue TinyBakeManifest()
+    {
+        var j = Sd3Tex.Json.JsonValue.NewObject();
+        j.Set("weights", Sd3Tex.Json.JsonValue.NewArray(TinyWeights.Select(Sd3Tex.Json.JsonValue.From)));
+        j.Set("tokenizers", Tokenizers);
+        j.Set("output", "textures");
+        j.Set("device", "reference");
+        var d = Sd3Tex.Json.JsonValue.NewObject();
+        d.Set("steps", 2); d.Set("cfg", 4.0); d.Set("width", 32); d.Set("height", 32); d.Set("clip_heads", "2,2"); d.Set("sampler", "euler");
+        j.Set("defaults", d);
+        return j;
+    }
+
     /// <summary>The path of the built tool, for tests that need a real process (dotnet sd3tex.dll ...).</summary>
     public static string ToolDll => Path.Combine(Path.GetDirectoryName(typeof(Program).Assembly.Location)!, "sd3tex.dll");
 }

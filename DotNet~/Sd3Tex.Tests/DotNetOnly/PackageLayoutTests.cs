@@ -110,21 +110,47 @@ public sealed class PackageLayoutTests
         string plugins = Path.Combine(Root, "Plugins", "ILGPU");
         var dlls = Directory.GetFiles(plugins, "*.dll").Select(Path.GetFileName).OrderBy(x => x).ToList();
         Assert.That(dlls, Is.EqualTo(new[] { "ILGPU.Algorithms.dll", "ILGPU.dll", "System.Collections.Immutable.dll", "System.Reflection.Metadata.dll", "System.Runtime.CompilerServices.Unsafe.dll" }));
-        foreach (var d in dlls)
-        {
-            string meta = File.ReadAllText(Path.Combine(plugins, d + ".meta"));
-            Assert.That(meta, Does.Contain("PluginImporter:"), d);
-            Assert.That(meta, Does.Contain("isExplicitlyReferenced: 1"), d);
-            Assert.That(meta, Does.Contain("'!SD3TEX_EXTERNAL_ILGPU'"), d);
-            Assert.That(Regex.IsMatch(meta, @"Editor: Editor\s+second:\s+enabled: 1"), Is.True, $"{d}: enabled in the Editor");
-            Assert.That(Regex.IsMatch(meta, @": Any\s+second:\s+enabled: 0"), Is.True, $"{d}: disabled for players");
-        }
+        CheckPluginMetas(plugins, dlls, "SD3TEX_EXTERNAL_ILGPU");
         // the vendored ILGPU is the version the csproj restores
         string props = File.ReadAllText(Path.Combine(Root, "DotNet~", "Directory.Build.props"));
         string version = Regex.Match(props, @"<ILGPUVersion>([^<]+)</ILGPUVersion>").Groups[1].Value;
         var asmVersion = System.Reflection.AssemblyName.GetAssemblyName(Path.Combine(plugins, "ILGPU.dll")).Version;
         Assert.That($"{asmVersion.Major}.{asmVersion.Minor}.{asmVersion.Build}", Is.EqualTo(version));
         Assert.That(File.ReadAllText(Path.Combine(Root, "Third Party Notices.md")), Does.Contain("ILGPU").And.Contain("System.Reflection.Metadata"));
+    }
+
+    /// <summary>Each plugin is Editor only, explicitly referenced, and left out when <paramref name="define"/> is set.</summary>
+    static void CheckPluginMetas(string folder, IEnumerable<string> dlls, string define)
+    {
+        foreach (var d in dlls)
+        {
+            string meta = File.ReadAllText(Path.Combine(folder, d + ".meta"));
+            Assert.That(meta, Does.Contain("PluginImporter:"), d);
+            Assert.That(meta, Does.Contain("isExplicitlyReferenced: 1"), d);
+            Assert.That(meta, Does.Contain($"'!{define}'"), d);
+            Assert.That(Regex.IsMatch(meta, @"Editor: Editor\s+second:\s+enabled: 1"), Is.True, $"{d}: enabled in the Editor");
+            Assert.That(Regex.IsMatch(meta, @": Any\s+second:\s+enabled: 0"), Is.True, $"{d}: disabled for players");
+        }
+    }
+
+    [Test]
+    public void ImageSharpPluginIsVersion2113AndEditorOnly()
+    {
+        string plugins = Path.Combine(Root, "Plugins", "ImageSharp");
+        var dlls = Directory.GetFiles(plugins, "*.dll").Select(Path.GetFileName).OrderBy(x => x).ToList();
+        Assert.That(dlls, Is.EqualTo(new[] { "SixLabors.ImageSharp.dll", "System.Text.Encoding.CodePages.dll" }));
+        CheckPluginMetas(plugins, dlls, "SD3TEX_EXTERNAL_IMAGESHARP");
+        // 2.1.13 exactly (3.x has another licence), the version the Runtime project restores
+        string props = File.ReadAllText(Path.Combine(Root, "DotNet~", "Directory.Build.props"));
+        Assert.That(Regex.Match(props, @"<ImageSharpVersion>([^<]+)</ImageSharpVersion>").Groups[1].Value, Is.EqualTo("2.1.13"));
+        var info = System.Diagnostics.FileVersionInfo.GetVersionInfo(Path.Combine(plugins, "SixLabors.ImageSharp.dll"));
+        Assert.That(info.ProductVersion, Does.StartWith("2.1.13"));
+        Assert.That(File.ReadAllText(Path.Combine(Root, "Third Party Notices.md")), Does.Contain("SixLabors.ImageSharp 2.1.13").And.Contain("Apache License"));
+        // the assemblies whose code reads or writes images reference it, as Unity needs them to
+        JsonValue Asmdef(string path) => JsonValue.Parse(File.ReadAllText(Path.Combine(Root, path)));
+        foreach (var a in new[] { "Runtime/Sd3Tex.Runtime.asmdef", "Runtime/Unity/Sd3Tex.Unity.asmdef", "Editor/Sd3Tex.Editor.asmdef",
+                                  "Tests/Core/Sd3Tex.Tests.asmdef", "Tests/Editor/Sd3Tex.Editor.Tests.asmdef" })
+            Assert.That(Asmdef(a)["precompiledReferences"].Items.Select(i => i.AsString), Does.Contain("SixLabors.ImageSharp.dll"), a);
     }
 
     [Test]

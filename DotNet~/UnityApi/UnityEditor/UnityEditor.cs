@@ -106,6 +106,8 @@ namespace UnityEditor
     public sealed partial class AssetDatabase
     {
         public static string CreateFolder(string parentFolder, string newFolderName) => throw null;
+        public static void CreateAsset(UnityObject asset, string path) => throw null;
+        public static void SaveAssets() => throw null;
         public static bool DeleteAsset(string path) => throw null;
         public static void ImportAsset(string path, ImportAssetOptions options) => throw null;
         public static bool IsValidFolder(string path) => throw null;
@@ -127,6 +129,7 @@ namespace UnityEditor
     public enum TextureImporterType
     {
         Default = 0,
+        NormalMap = 1,
     }
 
     // Editor/Mono/AssetPipeline/TextureImporter.bindings.cs

@@ -66,12 +66,21 @@ namespace UnityEngine
         public Material sharedMaterial { get => throw null; set => throw null; }
     }
 
-    // Runtime/Export/Shaders/Material.bindings.cs, Runtime/Export/Shaders/Material.cs
+    // Runtime/Export/Shaders/Material.bindings.cs (class, constructor, EnableKeyword), Runtime/Export/Shaders/Material.cs (the rest)
     public partial class Material : Object
     {
+        public Material(Shader shader) => throw null;
         public Texture mainTexture { get => throw null; set => throw null; }
         public bool HasProperty(string name) => throw null;
         public void SetTexture(string name, Texture value) => throw null;
+        public void EnableKeyword(string keyword) => throw null;
+        public void SetFloat(string name, float value) => throw null;
+    }
+
+    // Runtime/Export/Shaders/Shader.bindings.cs
+    public sealed partial class Shader : Object
+    {
+        public static Shader Find(string name) => throw null;
     }
 
     // Runtime/Export/Graphics/GraphicsEnums.cs
@@ -204,6 +213,20 @@ namespace UnityEngine
 
     // Modules/IMGUI/GUIUtility.bindings.cs, Modules/IMGUI/GUIUtility.cs
     public partial class GUIUtility
+    {
+    }
+}
+
+namespace UnityEngine.Rendering
+{
+    // Runtime/Export/Graphics/GraphicsSettings.bindings.cs
+    public sealed partial class GraphicsSettings : Object
+    {
+        public static RenderPipelineAsset currentRenderPipeline { get => throw null; }
+    }
+
+    // Runtime/Export/RenderPipeline/RenderPipelineAsset.cs
+    public abstract class RenderPipelineAsset : ScriptableObject
     {
     }
 }
