@@ -92,8 +92,24 @@ public static unsafe class KernelLab
             using var co = acc.Allocate1D<float>((long)batch * tc * heads * d);
             using var xo = acc.Allocate1D<float>((long)batch * tx * heads * d);
             double flops = 4.0 * batch * heads * (double)T * T * d;
-            Program.Row($"joint attention {T} tokens ({tc} + {tx}), 24 heads of 64, batch 2, {on}", tx > 2000 ? Math.Max(1, reps - 1) : reps,
-                () => { attn.JointAttention(cq.View, co.View, tc, xq.View, xo.View, tx, batch, heads, d); acc.Synchronize(); }, flops, "flash style, 4·B·H·T²·D FLOP");
+            int r = tx > 2000 ? Math.Max(1, reps - 1) : reps;
+            void Once() { attn.JointAttention(cq.View, co.View, tc, xq.View, xo.View, tx, batch, heads, d); acc.Synchronize(); }
+            if (dev.IsManaged && Sd3Tex.Kernels.Cpu.CpuAttention.FusedApplies(d))
+            {
+                // the variants against each other: the general tiled path first, then the fused one (the default)
+                Sd3Tex.Kernels.Cpu.CpuAttention.DisableFused = true;
+                Once();
+                var tiled = co.GetAsArray1D();
+                Program.Row($"joint attention {T} tokens ({tc} + {tx}), 24 heads of 64, batch 2, {on}, tiled (general path)", r, Once, flops, "4·B·H·T²·D FLOP");
+                Sd3Tex.Kernels.Cpu.CpuAttention.DisableFused = false;
+                Once();
+                var fused = co.GetAsArray1D();
+                double err = 0;
+                for (int i = 0; i < fused.Length; i++) err = Math.Max(err, Math.Abs(fused[i] - tiled[i]));
+                Program.Row($"joint attention {T} tokens ({tc} + {tx}), 24 heads of 64, batch 2, {on}, fused (default)", r, Once, flops,
+                            string.Create(System.Globalization.CultureInfo.InvariantCulture, $"4·B·H·T²·D FLOP; max |fused − tiled| {err:0.0e0}"));
+            }
+            else Program.Row($"joint attention {T} tokens ({tc} + {tx}), 24 heads of 64, batch 2, {on}", r, Once, flops, "flash style, 4·B·H·T²·D FLOP");
         }
     }
 

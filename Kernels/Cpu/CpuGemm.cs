@@ -50,8 +50,16 @@ namespace Sd3Tex.Kernels.Cpu
         }
 
 #if NET8_0_OR_GREATER
+        /// <summary><see cref="Micro"/> with A rows at a[p·lda + i] (lda ≥ MR): the fused attention reads its
+        /// probability tile (48 queries a row) as four 12-row panels in place.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void MicroStrided(int k, float* a, int lda, float* b, float* c, int ldc, bool add) => Micro512(k, a, lda, b, c, ldc, add);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        static void Micro512(int k, float* a, float* b, float* c, int ldc, bool add) => Micro512(k, a, MR, b, c, ldc, add);
+
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        static void Micro512(int k, float* a, float* b, float* c, int ldc, bool add)
+        static void Micro512(int k, float* a, int lda, float* b, float* c, int ldc, bool add)
         {
             Vector512<float> c0_0, c0_1; Vector512<float> c1_0, c1_1; Vector512<float> c2_0, c2_1; Vector512<float> c3_0, c3_1; Vector512<float> c4_0, c4_1; Vector512<float> c5_0, c5_1; Vector512<float> c6_0, c6_1; Vector512<float> c7_0, c7_1; Vector512<float> c8_0, c8_1; Vector512<float> c9_0, c9_1; Vector512<float> c10_0, c10_1; Vector512<float> c11_0, c11_1;
             if (add)
@@ -88,7 +96,7 @@ namespace Sd3Tex.Kernels.Cpu
                 { var av = Vector512.Create(a[9]); c9_0 = Avx512F.FusedMultiplyAdd(av, b0, c9_0); c9_1 = Avx512F.FusedMultiplyAdd(av, b1, c9_1); }
                 { var av = Vector512.Create(a[10]); c10_0 = Avx512F.FusedMultiplyAdd(av, b0, c10_0); c10_1 = Avx512F.FusedMultiplyAdd(av, b1, c10_1); }
                 { var av = Vector512.Create(a[11]); c11_0 = Avx512F.FusedMultiplyAdd(av, b0, c11_0); c11_1 = Avx512F.FusedMultiplyAdd(av, b1, c11_1); }
-                a += 12; b += 32;
+                a += lda; b += 32;
             }
             c0_0.Store(c + 0 * ldc); c0_1.Store(c + 0 * ldc + 16);
             c1_0.Store(c + 1 * ldc); c1_1.Store(c + 1 * ldc + 16);
