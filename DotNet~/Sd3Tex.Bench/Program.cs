@@ -69,7 +69,7 @@ public static class Program
     }
 
     const string Usage = "sd3tex-bench [--suite lab,models,tiny] [--device cpu] [--repeats N] [--sizes 256,512,1024] [--vae-sizes 512,1024] " +
-                         "[--encoders clip,t5|none] [--generate 512 --tokenizers DIR] [--steps 28] [--weights-dir DIR] [--lab gemm,attention,norms,conv]";
+                         "[--encoders clip,t5|none] [--generate 512 --tokenizers DIR] [--steps 28] [--weights-dir DIR] [--lab gemm,attention,norms,conv,elementwise]";
 
     public sealed class Options
     {
