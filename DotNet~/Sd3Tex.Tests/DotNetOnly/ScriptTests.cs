@@ -30,7 +30,7 @@ public sealed class ScriptTests
         // a stand-in nvidia-smi that lists no GPU (exit 9, as the real one does without a driver)
         string path = Path.Combine(Path.GetTempPath(), "sd3tex-no-gpu-smi-" + Guid.NewGuid().ToString("N")[..8]);
         File.WriteAllText(path, "#!/bin/sh\necho 'NVIDIA-SMI has failed because it could not communicate with the NVIDIA driver.' >&2\nexit 9\n");
-        File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         return path;
     }
 
