@@ -203,27 +203,29 @@ done
 # ---- the table -------------------------------------------------------------------------------------------------
 disturbed() { [ "$1" = - ] || awk -v p="$1" -v lim="$DISTURBED_PCT" 'BEGIN { exit !(p > lim) }'; }
 echo
-echo "| size | round | sd.cpp s/step | ours s/step | ours / sd.cpp | sd.cpp GFLOP/s | ours GFLOP/s | other CPU during sd.cpp's steps | other CPU during ours | peak RSS sd.cpp / ours |"
-echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+echo "| size | round | sd.cpp s/step | ours s/step | ours / sd.cpp | sd.cpp GFLOP/s | ours GFLOP/s | other CPU during sd.cpp's steps | other CPU during ours | whole run sd.cpp / ours | peak RSS sd.cpp / ours |"
+echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
 for s in $SIZES; do
   g=$(gflop "$s"); sd_ok=(); our_ok=()
   for r in $(seq 1 "$ROUNDS"); do
-    read -r m1 o1 p1 r1 _ <<<"${RES[sdcpp-$s-$r]}"; read -r m2 o2 p2 r2 _ <<<"${RES[ours-$s-$r]}"
+    read -r m1 o1 p1 r1 w1 <<<"${RES[sdcpp-$s-$r]}"; read -r m2 o2 p2 r2 w2 <<<"${RES[ours-$s-$r]}"
     f1=""; f2=""
     if disturbed "$p1"; then f1=" (disturbed)"; elif [ "$m1" != - ]; then sd_ok+=("$m1"); fi
     if disturbed "$p2"; then f2=" (disturbed)"; elif [ "$m2" != - ]; then our_ok+=("$m2"); fi
     ratio=$(awk -v a="$m1" -v b="$m2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.2f", b / a; else print "-" }')
     gf1=$(awk -v g="$g" -v a="$m1" 'BEGIN { if (a + 0 > 0) printf "%.0f", g / a; else print "-" }')
     gf2=$(awk -v g="$g" -v a="$m2" 'BEGIN { if (a + 0 > 0) printf "%.0f", g / a; else print "-" }')
-    echo "| ${s}² ($g GFLOP/step) | $r | $m1$f1 | $m2$f2 | $ratio | $gf1 | $gf2 | $o1 s ($p1 %) | $o2 s ($p2 %) | $r1 / $r2 GB |"
+    echo "| ${s}² ($g GFLOP/step) | $r | $m1$f1 | $m2$f2 | $ratio | $gf1 | $gf2 | $o1 s ($p1 %) | $o2 s ($p2 %) | $w1 / $w2 s | $r1 / $r2 GB |"
   done
   med() { printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print a[(NR + 1) / 2]; else printf "%.3f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
   ms=$(med "${sd_ok[@]}"); mo=$(med "${our_ok[@]}")
   ratio=$(awk -v a="$ms" -v b="$mo" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "**%.2f**", b / a; else print "- (no undisturbed pair)" }')
-  echo "| ${s}² | median, undisturbed runs only (${#sd_ok[@]} / ${#our_ok[@]}) | $ms | $mo | $ratio | | | | | |"
+  echo "| ${s}² | median, undisturbed runs only (${#sd_ok[@]} / ${#our_ok[@]}) | $ms | $mo | $ratio | | | | | | |"
 done
 echo
 echo "s/step: median of steps 2..$STEPS of each run (the first holds sd-cli's lazy weight load and the JIT's warm-up); CFG $CFG, Euler, $THREADS threads,"
 echo "F16 weights, no T5 (154 context tokens in both); other CPU: busy time of the whole machine (/proc/stat) minus the run's own while its timed"
-echo "steps ran; a run over $DISTURBED_PCT % of the cores is marked (disturbed) and left out of the medians. Load average at the end: $(load)."
+echo "steps ran; a run over $DISTURBED_PCT % of the cores is marked (disturbed) and left out of the medians. Whole run: the process from start to"
+echo "exit (loading, text encoding, the steps, the VAE decode, the PNG); --steps 28 --sizes 512 gives the whole-generation comparison."
+echo "Load average at the end: $(load)."
 exit "$failed"
