@@ -147,15 +147,15 @@ step_times() {
 }
 
 # other_cpu NAME T0 T1: seconds of CPU that processes other than the run took between T0 and T1, and the share of
-# the machine's cores that is; plus the run's peak sampled RSS in GB.
+# the machine's cores that is; the run's peak sampled RSS in GB; the run's own CPU seconds between T0 and T1.
 other_cpu() {
   awk -v t0="$2" -v t1="$3" -v tck="$TCK" -v ncpu="$NCPU" '
     { if ($4 > rss) rss = $4 }
     $1 >= t0 && !a { a = 1; ta = $1; ba = $2; ca = $3 }
     $1 <= t1 { tb = $1; bb = $2; cb = $3 }
-    END { if (!a || tb <= ta) { printf "- - %.1f\n", rss / 1e6; exit }
+    END { if (!a || tb <= ta) { printf "- - %.1f -\n", rss / 1e6; exit }
       o = ((bb - ba) - (cb - ca)) / tck; if (o < 0) o = 0
-      printf "%.1f %.1f %.1f\n", o, 100 * o / ((tb - ta) * ncpu), rss / 1e6 }' "$work/$1.stat"
+      printf "%.1f %.1f %.1f %.1f\n", o, 100 * o / ((tb - ta) * ncpu), rss / 1e6, (cb - ca) / tck }' "$work/$1.stat"
 }
 
 gflop() { # CFG step GFLOP of SD3 Medium at SIZE² (the anchor note's model; 154 text tokens, batch 2)
@@ -193,9 +193,10 @@ for r in $(seq 1 "$ROUNDS"); do
       fi
       wall=$(awk -v a="$t_start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')
       read -r t0 t1 med n < <(step_times "$name" "$pat")
-      if [ "$n" -gt 0 ]; then read -r ocpu opct rss < <(other_cpu "$name" "$t0" "$t1"); else ocpu=-; opct=-; rss=-; fi
-      RES[$name]="$med $ocpu $opct $rss $wall"
-      echo "compare-sdcpp:   s/step $med (median of $n), other CPU ${ocpu} s (${opct} % of the cores) while the steps ran, peak RSS ${rss} GB, run $wall s" >&2
+      if [ "$n" -gt 0 ]; then read -r ocpu opct rss own < <(other_cpu "$name" "$t0" "$t1"); else ocpu=-; opct=-; rss=-; own=-; fi
+      cps=$(awk -v c="$own" -v n="$n" 'BEGIN { if (c != "-" && n > 0) printf "%.1f", c / n; else print "-" }')
+      RES[$name]="$med $ocpu $opct $rss $wall $cps"
+      echo "compare-sdcpp:   s/step $med (median of $n), own CPU $cps s/step, other CPU ${ocpu} s (${opct} % of the cores) while the steps ran, peak RSS ${rss} GB, run $wall s" >&2
     done
   done
 done
@@ -203,29 +204,31 @@ done
 # ---- the table -------------------------------------------------------------------------------------------------
 disturbed() { [ "$1" = - ] || awk -v p="$1" -v lim="$DISTURBED_PCT" 'BEGIN { exit !(p > lim) }'; }
 echo
-echo "| size | round | sd.cpp s/step | ours s/step | ours / sd.cpp | sd.cpp GFLOP/s | ours GFLOP/s | other CPU during sd.cpp's steps | other CPU during ours | whole run sd.cpp / ours | peak RSS sd.cpp / ours |"
-echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+echo "| size | round | sd.cpp s/step | ours s/step | ours / sd.cpp | sd.cpp GFLOP/s | ours GFLOP/s | CPU-s/step sd.cpp / ours (ratio) | other CPU during sd.cpp's steps | other CPU during ours | whole run sd.cpp / ours | peak RSS sd.cpp / ours |"
+echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
 for s in $SIZES; do
   g=$(gflop "$s"); sd_ok=(); our_ok=()
   for r in $(seq 1 "$ROUNDS"); do
-    read -r m1 o1 p1 r1 w1 <<<"${RES[sdcpp-$s-$r]}"; read -r m2 o2 p2 r2 w2 <<<"${RES[ours-$s-$r]}"
+    read -r m1 o1 p1 r1 w1 c1 <<<"${RES[sdcpp-$s-$r]}"; read -r m2 o2 p2 r2 w2 c2 <<<"${RES[ours-$s-$r]}"
+    cr=$(awk -v a="$c1" -v b="$c2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.2f", b / a; else print "-" }')
     f1=""; f2=""
     if disturbed "$p1"; then f1=" (disturbed)"; elif [ "$m1" != - ]; then sd_ok+=("$m1"); fi
     if disturbed "$p2"; then f2=" (disturbed)"; elif [ "$m2" != - ]; then our_ok+=("$m2"); fi
     ratio=$(awk -v a="$m1" -v b="$m2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.2f", b / a; else print "-" }')
     gf1=$(awk -v g="$g" -v a="$m1" 'BEGIN { if (a + 0 > 0) printf "%.0f", g / a; else print "-" }')
     gf2=$(awk -v g="$g" -v a="$m2" 'BEGIN { if (a + 0 > 0) printf "%.0f", g / a; else print "-" }')
-    echo "| ${s}² ($g GFLOP/step) | $r | $m1$f1 | $m2$f2 | $ratio | $gf1 | $gf2 | $o1 s ($p1 %) | $o2 s ($p2 %) | $w1 / $w2 s | $r1 / $r2 GB |"
+    echo "| ${s}² ($g GFLOP/step) | $r | $m1$f1 | $m2$f2 | $ratio | $gf1 | $gf2 | $c1 / $c2 ($cr) | $o1 s ($p1 %) | $o2 s ($p2 %) | $w1 / $w2 s | $r1 / $r2 GB |"
   done
   med() { printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print a[(NR + 1) / 2]; else printf "%.3f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
   ms=$(med "${sd_ok[@]}"); mo=$(med "${our_ok[@]}")
   ratio=$(awk -v a="$ms" -v b="$mo" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "**%.2f**", b / a; else print "- (no undisturbed pair)" }')
-  echo "| ${s}² | median, undisturbed runs only (${#sd_ok[@]} / ${#our_ok[@]}) | $ms | $mo | $ratio | | | | | | |"
+  echo "| ${s}² | median, undisturbed runs only (${#sd_ok[@]} / ${#our_ok[@]}) | $ms | $mo | $ratio | | | | | | | |"
 done
 echo
 echo "s/step: median of steps 2..$STEPS of each run (the first holds sd-cli's lazy weight load and the JIT's warm-up); CFG $CFG, Euler, $THREADS threads,"
 echo "F16 weights, no T5 (154 context tokens in both); other CPU: busy time of the whole machine (/proc/stat) minus the run's own while its timed"
-echo "steps ran; a run over $DISTURBED_PCT % of the cores is marked (disturbed) and left out of the medians. Whole run: the process from start to"
+echo "steps ran; a run over $DISTURBED_PCT % of the cores is marked (disturbed) and left out of the medians. CPU-s/step: the run's own CPU time"
+echo "per timed step (user + system, all threads), which sharing the cores changes much less than the wall time. Whole run: the process from start to"
 echo "exit (loading, text encoding, the steps, the VAE decode, the PNG); --steps 28 --sizes 512 gives the whole-generation comparison."
 echo "Load average at the end: $(load)."
 exit "$failed"
