@@ -60,6 +60,22 @@ namespace Sd3Tex.Kernels
             : $"{Kind} {Name} ({(Kind == DeviceKind.Cpu ? "host memory" : $"{Accelerator.MemorySize / (1024.0 * 1024 * 1024):0.0} GiB")}, " +
               $"{Accelerator.MaxNumThreadsPerGroup} threads/group, warp {Accelerator.WarpSize})";
 
+        /// <summary>Device memory in use on the whole GPU now (total − free, as the driver reports it; other processes'
+        /// allocations count too), for CUDA; null on devices that do not report it (the CPU backends: read the process's
+        /// resident memory instead; OpenCL has no query).</summary>
+        public long? DeviceMemoryInUse
+        {
+            get
+            {
+                if (Accelerator is CudaAccelerator cuda)
+                {
+                    try { return Accelerator.MemorySize - cuda.GetFreeMemory(); }
+                    catch (Exception) { return null; }
+                }
+                return null;
+            }
+        }
+
         static Context CreateContext(bool cpu, bool cuda, bool opencl, int cpuWarpsPerGroup = CpuWarpsPerGroup)
         {
             return Context.Create(b =>

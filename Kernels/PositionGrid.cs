@@ -95,6 +95,43 @@ namespace Sd3Tex.Kernels
             return (FloorDiv(tableSize - gridH, 2), FloorDiv(tableSize - gridW, 2));
         }
 
+        /// <summary>Origin in the M×M table of the centre window of <paramref name="rows"/> × <paramref name="cols"/>
+        /// cells (rows, cols ≤ M): the window a model keeps instead of the whole table (see <see cref="AddFromWindow"/>).</summary>
+        public static (int Top, int Left) WindowOrigin(int rows, int cols, int tableSize) =>
+            (FloorDiv(tableSize - rows, 2), FloorDiv(tableSize - cols, 2));
+
+        /// <summary>
+        /// tokens [B, h*w, hidden] (+)= the centre crop of an M×M table for grid h×w, read from <paramref name="window"/>
+        /// [rows*cols, hidden]: the table's centre window of rows × cols cells (origin <see cref="WindowOrigin"/>), with
+        /// h ≤ rows and w ≤ cols. Centre windows nest, so the crop of every smaller grid lies inside the window, at the
+        /// same values as in the table: a model keeps the window of the largest grid it has seen, not the table
+        /// (SD3.5 Medium's is 384² × 1536 floats, 906 MB).
+        /// </summary>
+        public void AddFromWindow(ArrayView<float> tokens, ArrayView<float> window, int batch, int gridH, int gridW, int hidden, int tableSize,
+                                  int windowRows, int windowCols, bool accumulate = true)
+        {
+            if (gridH < 1 || gridW < 1 || gridH > windowRows || gridW > windowCols || windowRows > tableSize || windowCols > tableSize)
+                throw new ArgumentException($"patch grid {gridH}×{gridW} does not fit the position window {windowRows}×{windowCols} of the {tableSize}² table.");
+            long n = (long)batch * gridH * gridW * hidden;
+            if (batch < 1 || hidden < 1) throw new ArgumentOutOfRangeException(nameof(batch), "batch and hidden size must be positive");
+            if (tokens.Length < n) throw new ArgumentException($"tokens have {tokens.Length} elements; [B, h*w, hidden] = [{batch}, {gridH * gridW}, {hidden}] needs {n}.");
+            if (window.Length < (long)windowRows * windowCols * hidden)
+                throw new ArgumentException($"the position window has {window.Length} elements; [{windowRows}*{windowCols}, {hidden}] needs {(long)windowRows * windowCols * hidden}.");
+            if (n > int.MaxValue) throw new ArgumentException("tokens are larger than 2^31 elements.");
+            var (wt, wl) = WindowOrigin(windowRows, windowCols, tableSize);
+            var (top, left) = WindowOrigin(gridH, gridW, tableSize);
+            top -= wt; left -= wl;
+            if (Device.IsManaged)
+            {
+                unsafe { Cpu.CpuOps.Crop(Cpu.CpuBackend.Ptr(tokens), Cpu.CpuBackend.Ptr(window), batch, gridH, gridW, hidden, windowCols, top, left, accumulate); }
+                return;
+            }
+            _crop((int)n, tokens, window, new CropArgs
+            {
+                GridH = gridH, GridW = gridW, Hidden = hidden, TableSize = windowCols, Top = top, Left = left, Accumulate = accumulate ? 1 : 0,
+            });
+        }
+
         /// <summary>tokens [B, h*w, hidden] += the centre crop of table [M*M, hidden] (see the class summary).</summary>
         public void AddCropped(ArrayView<float> tokens, ArrayView<float> table, int batch, int gridH, int gridW, int hidden, int tableSize,
                                bool allowLargeGrid = false) =>
@@ -175,10 +212,25 @@ namespace Sd3Tex.Kernels
         public static bool TryDetectSinCos(float[] table, int tableSize, int hidden, out SinCosGrid grid, double tolerance = 5e-3)
         {
             grid = default;
+            if (table == null || table.Length < (long)tableSize * tableSize * hidden) return false;
+            return TryDetectSinCos((cell, row) => Array.Copy(table, (long)cell * hidden, row, 0, hidden), tableSize, hidden, out grid, tolerance);
+        }
+
+        /// <summary><see cref="TryDetectSinCos(float[], int, int, out SinCosGrid, double)"/> reading only the cells it
+        /// checks: <paramref name="readCell"/>(cell, row) fills row [hidden] with cell i·M + j of the table (a few
+        /// thousand cells of an M² table, so a model need not hold the whole table to detect it).</summary>
+        public static bool TryDetectSinCos(Action<int, float[]> readCell, int tableSize, int hidden, out SinCosGrid grid, double tolerance = 5e-3)
+        {
+            grid = default;
             int M = tableSize, Q = hidden / 4;
-            if (table == null || M < 2 || hidden < 4 || hidden % 4 != 0 || table.Length < (long)M * M * hidden) return false;
+            if (readCell == null || M < 2 || hidden < 4 || hidden % 4 != 0) return false;
+            var first = new float[hidden];
+            var last = new float[hidden];
+            var row = new float[hidden];
+            readCell(0, first);
+            readCell(M - 1, last);
             double Omega(int k) => Math.Pow(10000.0, -(double)k / Q);
-            double Phase(int cell, int k) => Math.Atan2(table[(long)cell * hidden + k], table[(long)cell * hidden + Q + k]);
+            double Phase(int cell, int k) { var r = cell == 0 ? first : last; return Math.Atan2(r[k], r[Q + k]); }
             double Unwrap(double measured, double predicted) => measured + 2 * Math.PI * Math.Round((predicted - measured) / (2 * Math.PI));
             double step = 0, offset = 0;
             for (int k = Q - 1; k >= 0; k--)
@@ -194,8 +246,9 @@ namespace Sd3Tex.Kernels
             for (int cell = 0; cell < M * M; cell += stride)
             {
                 int i = cell / M, j = cell % M;
+                readCell(cell, row);
                 for (int c = 0; c < hidden; c++)
-                    if (!(Math.Abs(table[(long)cell * hidden + c] - Reference.PositionGridReference.SinCosValue(i, j, c, hidden, g)) <= tolerance))
+                    if (!(Math.Abs(row[c] - Reference.PositionGridReference.SinCosValue(i, j, c, hidden, g)) <= tolerance))
                         return false;
             }
             grid = g;

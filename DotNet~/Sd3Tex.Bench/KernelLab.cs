@@ -40,6 +40,95 @@ public static unsafe class KernelLab
         if (o.Lab.Contains("attention")) Attentions(dev, on, o.Repeats);
         if (o.Lab.Contains("norms")) NormsLab(dev, on, reps);
         if (o.Lab.Contains("conv")) Convs(dev, on, o.Repeats);
+        if (o.Lab.Contains("elementwise")) Elementwise(reps);
+    }
+
+    /// <summary>The managed backend's hand-written vector loops against System.Numerics.Tensors' TensorPrimitives on
+    /// the same data, one thread: row reductions of the norms (1536 floats, 2048 rows), softmax rows (4096 scores,
+    /// exp with the max subtracted, then the sum), and the activations over an MLP's output (2048 × 6144).</summary>
+    static void Elementwise(int reps)
+    {
+        const int dim = 1536, rows = 2048, scoreCols = 4096, scoreRows = 256;
+        var x = Random((long)rows * dim, 21);
+        var s = Random((long)scoreRows * scoreCols, 22, 8f);
+        var big = Random(2048L * 6144, 23, 4f);
+        var y = new float[big.Length];
+        var work = new float[s.Length];
+        float sink = 0;
+        fixed (float* px = x, ps = s, pb = big, py = y, pw = work)
+        {
+            float* xp = px, sp = ps, bp = pb, yp = py, wp = pw;
+            void Pair(string what, Action ours, Action tp, double bytes)
+            {
+                var a = Program.Row($"{what}: hand-written (Vector<float>{(Sd3Tex.Kernels.Cpu.CpuBackend.HasAvx512 ? ", AVX-512 where used" : "")})", reps, ours, 0, $"{bytes / 1e6:0} MB");
+                var b = Program.Row($"{what}: TensorPrimitives", reps, tp, 0, $"{bytes / 1e6:0} MB");
+                Console.WriteLine(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                    $"| {what}: TensorPrimitives / hand-written time | {b[b.Length / 2] / a[a.Length / 2] * 100:0} % | | | below 100 % = TensorPrimitives faster |"));
+            }
+            Pair($"row sum + sum of squared deviations ({rows} rows of {dim})", () =>
+            {
+                for (int r = 0; r < rows; r++) { float m = Sd3Tex.Kernels.Cpu.CpuBackend.Sum(xp + r * dim, dim) / dim; sink += Sd3Tex.Kernels.Cpu.CpuBackend.SumSquaredDiff(xp + r * dim, dim, m); }
+            }, () =>
+            {
+                for (int r = 0; r < rows; r++)
+                {
+                    var row = new ReadOnlySpan<float>(xp + r * dim, dim);
+                    float m = System.Numerics.Tensors.TensorPrimitives.Sum(row) / dim;
+                    var t = new Span<float>(wp, dim);
+                    System.Numerics.Tensors.TensorPrimitives.Subtract(row, m, t);
+                    sink += System.Numerics.Tensors.TensorPrimitives.SumOfSquares((ReadOnlySpan<float>)t);
+                }
+            }, rows * dim * 4.0);
+            Pair($"dot products (RMS norms; {rows} rows of {dim})", () =>
+            {
+                for (int r = 0; r < rows; r++) sink += Sd3Tex.Kernels.Cpu.CpuBackend.Dot(xp + r * dim, xp + r * dim, dim);
+            }, () =>
+            {
+                for (int r = 0; r < rows; r++) { var row = new ReadOnlySpan<float>(xp + r * dim, dim); sink += System.Numerics.Tensors.TensorPrimitives.Dot(row, row); }
+            }, rows * dim * 4.0);
+            Pair($"softmax rows: max, exp(x − max), sum ({scoreRows} rows of {scoreCols})", () =>
+            {
+                Buffer.MemoryCopy(sp, wp, s.Length * 4L, s.Length * 4L);
+                for (int r = 0; r < scoreRows; r++)
+                {
+                    float* row = wp + r * scoreCols;
+                    float m = Sd3Tex.Kernels.Cpu.CpuBackend.Max(row, scoreCols);
+                    sink += Sd3Tex.Kernels.Cpu.CpuBackend.ExpSum(row, scoreCols, 1f, m);
+                }
+            }, () =>
+            {
+                Buffer.MemoryCopy(sp, wp, s.Length * 4L, s.Length * 4L);
+                for (int r = 0; r < scoreRows; r++)
+                {
+                    var row = new Span<float>(wp + r * scoreCols, scoreCols);
+                    float m = System.Numerics.Tensors.TensorPrimitives.Max((ReadOnlySpan<float>)row);
+                    System.Numerics.Tensors.TensorPrimitives.Subtract(row, m, row);
+                    System.Numerics.Tensors.TensorPrimitives.Exp(row, row);
+                    sink += System.Numerics.Tensors.TensorPrimitives.Sum((ReadOnlySpan<float>)row);
+                }
+            }, s.Length * 8.0);
+            int n = big.Length;
+            Pair("SiLU over 2048 × 6144", () => Sd3Tex.Kernels.Cpu.CpuBackend.Activate(Activation.Silu, bp, yp, n), () =>
+            {
+                // x·σ(x): two passes
+                var src = new ReadOnlySpan<float>(bp, n); var dst = new Span<float>(yp, n);
+                System.Numerics.Tensors.TensorPrimitives.Sigmoid(src, dst);
+                System.Numerics.Tensors.TensorPrimitives.Multiply(src, (ReadOnlySpan<float>)dst, dst);
+            }, n * 8.0);
+            Pair("GELU (tanh) over 2048 × 6144", () => Sd3Tex.Kernels.Cpu.CpuBackend.Activate(Activation.GeluTanh, bp, yp, n), () =>
+            {
+                // 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))): x³, fused multiply-add, tanh, then the product
+                var src = new ReadOnlySpan<float>(bp, n); var dst = new Span<float>(yp, n);
+                System.Numerics.Tensors.TensorPrimitives.Multiply(src, src, dst);
+                System.Numerics.Tensors.TensorPrimitives.Multiply((ReadOnlySpan<float>)dst, src, dst);
+                System.Numerics.Tensors.TensorPrimitives.FusedMultiplyAdd((ReadOnlySpan<float>)dst, 0.044715f, src, dst);
+                System.Numerics.Tensors.TensorPrimitives.Multiply((ReadOnlySpan<float>)dst, KernelMath.SqrtTwoOverPi, dst);
+                System.Numerics.Tensors.TensorPrimitives.Tanh((ReadOnlySpan<float>)dst, dst);
+                System.Numerics.Tensors.TensorPrimitives.FusedMultiplyAdd((ReadOnlySpan<float>)dst, src, src, dst);
+                System.Numerics.Tensors.TensorPrimitives.Multiply((ReadOnlySpan<float>)dst, 0.5f, dst);
+            }, n * 8.0);
+        }
+        if (sink == 1234.5f) Console.WriteLine();
     }
 
     static void Gemms(ComputeDevice dev, string on, int reps)
@@ -92,8 +181,24 @@ public static unsafe class KernelLab
             using var co = acc.Allocate1D<float>((long)batch * tc * heads * d);
             using var xo = acc.Allocate1D<float>((long)batch * tx * heads * d);
             double flops = 4.0 * batch * heads * (double)T * T * d;
-            Program.Row($"joint attention {T} tokens ({tc} + {tx}), 24 heads of 64, batch 2, {on}", tx > 2000 ? Math.Max(1, reps - 1) : reps,
-                () => { attn.JointAttention(cq.View, co.View, tc, xq.View, xo.View, tx, batch, heads, d); acc.Synchronize(); }, flops, "flash style, 4·B·H·T²·D FLOP");
+            int r = tx > 2000 ? Math.Max(1, reps - 1) : reps;
+            void Once() { attn.JointAttention(cq.View, co.View, tc, xq.View, xo.View, tx, batch, heads, d); acc.Synchronize(); }
+            if (dev.IsManaged && Sd3Tex.Kernels.Cpu.CpuAttention.FusedApplies(d))
+            {
+                // the variants against each other: the general tiled path first, then the fused one (the default)
+                Sd3Tex.Kernels.Cpu.CpuAttention.DisableFused = true;
+                Once();
+                var tiled = co.GetAsArray1D();
+                Program.Row($"joint attention {T} tokens ({tc} + {tx}), 24 heads of 64, batch 2, {on}, tiled (general path)", r, Once, flops, "4·B·H·T²·D FLOP");
+                Sd3Tex.Kernels.Cpu.CpuAttention.DisableFused = false;
+                Once();
+                var fused = co.GetAsArray1D();
+                double err = 0;
+                for (int i = 0; i < fused.Length; i++) err = Math.Max(err, Math.Abs(fused[i] - tiled[i]));
+                Program.Row($"joint attention {T} tokens ({tc} + {tx}), 24 heads of 64, batch 2, {on}, fused (default)", r, Once, flops,
+                            string.Create(System.Globalization.CultureInfo.InvariantCulture, $"4·B·H·T²·D FLOP; max |fused − tiled| {err:0.0e0}"));
+            }
+            else Program.Row($"joint attention {T} tokens ({tc} + {tx}), 24 heads of 64, batch 2, {on}", r, Once, flops, "flash style, 4·B·H·T²·D FLOP");
         }
     }
 

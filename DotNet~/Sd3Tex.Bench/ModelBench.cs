@@ -69,7 +69,8 @@ public static class ModelBench
         string on = dev.IsManaged ? "managed CPU" : dev.Kind.ToString();
         var cfg = MmditConfig.ForFamily(ModelFamily.Sd3Medium);
         string mmditPath = Ensure(o, "sd3-medium-mmdit-f16", () => RandomWeights.Mmdit(cfg, DType.F16, 1));
-        if (o.Sizes.Length > 0 || o.Generate > 0)
+        if (o.Sizes.Length == 0 && o.Generate > 0) Generate(o, dev, on, cfg); // the generator opens its own models: nothing else resident
+        else if (o.Sizes.Length > 0)
         {
             using var ck = Checkpoint.Open(mmditPath);
             var w = ck.ComponentWeights(Component.Mmdit);
@@ -92,9 +93,13 @@ public static class ModelBench
                     $"| MMDiT CFG step {size}² first run (JIT, workspace, page-in of the mapped weights), {on} | {Program.Time(first)} | | | |"));
                 int reps = size >= 1024 ? Math.Min(o.Repeats, 2) : o.Repeats;
                 Program.Row($"MMDiT CFG step {size}² (batch 2, {tx} + {ContextTokens} tokens), {on}", reps, () => model.Forward(x, 2, lat, lat, t, y, c, ContextTokens),
-                            flops, $"{flops / 1e9:0} GFLOP; peak RSS {Program.PeakRss() / 1e9:0.0} GB", warmup: false);
+                            flops, $"{flops / 1e9:0} GFLOP; {Program.MemoryNote(dev)}", warmup: false);
             }
-            if (o.Generate > 0) Generate(o, dev, on, model, cfg);
+            if (o.Generate > 0)
+            {
+                model.Dispose();
+                Generate(o, dev, on, cfg);
+            }
         }
         if (o.Encoders.Contains("clip")) Clip(o, dev, on);
         if (o.Encoders.Contains("t5")) T5(o, dev, on);
@@ -111,7 +116,7 @@ public static class ModelBench
             using var ck = Checkpoint.Open(path);
             using var enc = new ClipEncoder(ck.ComponentWeights(role), role, dev);
             double flops = 2.0 * 77 * (c.Layers * (4.0 * c.HiddenSize * c.HiddenSize + 2.0 * c.HiddenSize * c.IntermediateSize) + 2.0 * 77 * c.HiddenSize * c.Layers);
-            Program.Row($"{TextEncoderSetup.NameOf(role)} encode, 77 tokens, {on}", o.Repeats, () => enc.Encode(ids, 1), flops, $"peak RSS {Program.PeakRss() / 1e9:0.0} GB");
+            Program.Row($"{TextEncoderSetup.NameOf(role)} encode, 77 tokens, {on}", o.Repeats, () => enc.Encode(ids, 1), flops, Program.MemoryNote(dev));
         }
     }
 
@@ -123,7 +128,7 @@ public static class ModelBench
         using var enc = new T5Encoder(ck.ComponentWeights(Component.T5xxl), dev);
         var ids = Enumerable.Range(0, 77).Select(i => i < 20 ? 100 + i : i == 20 ? 1 : 0).ToArray();
         double flops = 2.0 * 77 * c.Layers * (4.0 * c.DModel * c.Heads * c.DKv + 3.0 * c.DModel * c.DFf) + 4.0 * 77 * 77 * c.Heads * c.DKv * c.Layers;
-        Program.Row($"T5-XXL encode, 77 tokens, {on}", o.Repeats, () => enc.Encode(ids, 1, 77), flops, $"peak RSS {Program.PeakRss() / 1e9:0.0} GB");
+        Program.Row($"T5-XXL encode, 77 tokens, {on}", o.Repeats, () => enc.Encode(ids, 1, 77), flops, Program.MemoryNote(dev));
     }
 
     static void VaeDecodes(Program.Options o, ComputeDevice dev, string on)
@@ -138,14 +143,14 @@ public static class ModelBench
             var z = Random(16L * lat * lat, 8);
             var opts = new VaeDecodeOptions { MemoryBudget = 16L << 30 };
             int reps = size >= 1024 ? 1 : o.Repeats;
-            Program.Row($"VAE decode {size}², {on}", reps, () => vae.Decode(z, 1, lat, lat, opts), 0, $"peak RSS {Program.PeakRss() / 1e9:0.0} GB", warmup: size < 1024);
+            Program.Row($"VAE decode {size}², {on}", reps, () => vae.Decode(z, 1, lat, lat, opts), 0, Program.MemoryNote(dev), warmup: size < 1024);
         }
     }
 
     /// <summary>A whole generation through the product's <see cref="TextureGenerator"/>: CLIP-L and CLIP-G (T5 too when
     /// --encoders has t5), <see cref="Program.Options.Steps"/> Euler steps with CFG (cond and uncond as one batch of 2),
     /// the VAE decode, the PNG's pixels; the stage timings are the generator's own.</summary>
-    static void Generate(Program.Options o, ComputeDevice dev, string on, DeviceMmdit model, MmditConfig cfg)
+    static void Generate(Program.Options o, ComputeDevice dev, string on, MmditConfig cfg)
     {
         if (string.IsNullOrEmpty(o.Tokenizers)) throw new ArgumentException("--generate needs --tokenizers DIR (clip/vocab.json, clip/merges.txt, t5/tokenizer.json)");
         int size = o.Generate;
@@ -175,6 +180,6 @@ public static class ModelBench
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"| whole generation {size}², {o.Steps} Euler steps, CFG, CLIP-L + CLIP-G{(t5 ? " + T5-XXL" : " (no T5)")}, {on}, TextureGenerator | {Program.Time(tm.Total.TotalMilliseconds)} | | {flops / (tm.Sampling.TotalMilliseconds * 1e6):0.0} (sampling) | " +
             $"open {Program.Time(open)} (kernels {Program.Time(gen.OpenTimings.CompilingKernels.TotalMilliseconds)}, weights {Program.Time(gen.OpenTimings.Loading.TotalMilliseconds)}); encode {Program.Time(tm.Encoding.TotalMilliseconds)}, " +
-            $"sampling {Program.Time(tm.Sampling.TotalMilliseconds)} ({Program.Time(tm.Sampling.TotalMilliseconds / o.Steps)}/step), VAE {Program.Time(tm.Decoding.TotalMilliseconds)}; one run; peak RSS {Program.PeakRss() / 1e9:0.0} GB |"));
+            $"sampling {Program.Time(tm.Sampling.TotalMilliseconds)} ({Program.Time(tm.Sampling.TotalMilliseconds / o.Steps)}/step), VAE {Program.Time(tm.Decoding.TotalMilliseconds)}; one run; {Program.MemoryNote(dev)} |"));
     }
 }

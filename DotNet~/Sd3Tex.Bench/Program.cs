@@ -72,7 +72,7 @@ public static class Program
     }
 
     const string Usage = "sd3tex-bench [--suite lab,models,tiny] [--device cpu] [--repeats N] [--sizes 256,512,1024] [--vae-sizes 512,1024] " +
-                         "[--encoders clip,t5|none] [--generate 512 --tokenizers DIR] [--steps 28] [--weights-dir DIR] [--lab gemm,attention,norms,conv] " +
+                         "[--encoders clip,t5|none] [--generate 512 --tokenizers DIR] [--steps 28] [--weights-dir DIR] [--lab gemm,attention,norms,conv,elementwise] " +
                          "[--suite pbr --pbr-sizes 1024 --pbr-ilgpu-size 128]";
 
     public sealed class Options
@@ -108,6 +108,44 @@ public static class Program
         catch (UnauthorizedAccessException) { }
         return $"{cpu}, {Environment.ProcessorCount} logical cores, {Sd3Tex.Kernels.Cpu.CpuBackend.InstructionSet}, " +
                $"{System.Runtime.InteropServices.RuntimeInformation.OSDescription}, .NET {Environment.Version}";
+    }
+
+    /// <summary>The memory figures of a row's note: the process's peak resident set (VmHWM) and what it holds now,
+    /// split into anonymous memory (activations, copies) and file pages (the memory-mapped weights, which the kernel
+    /// can drop and read again); on CUDA also the device memory in use now and the most seen so far.</summary>
+    public static string MemoryNote(ComputeDevice dev)
+    {
+        string note = string.Create(CultureInfo.InvariantCulture, $"peak RSS {PeakRss() / 1e9:0.00} GB");
+        var (anon, file) = RssSplit();
+        if (anon >= 0) note += string.Create(CultureInfo.InvariantCulture, $" (now: anonymous {anon / 1e9:0.00} GB, mapped files {file / 1e9:0.00} GB)");
+        long? used = dev?.DeviceMemoryInUse;
+        if (used.HasValue)
+        {
+            PeakDevice = Math.Max(PeakDevice, used.Value);
+            note += string.Create(CultureInfo.InvariantCulture, $"; device memory in use {used.Value / 1e9:0.00} GB (peak seen {PeakDevice / 1e9:0.00} GB)");
+        }
+        return note;
+    }
+
+    /// <summary>The most device memory in use seen by <see cref="MemoryNote"/>.</summary>
+    public static long PeakDevice;
+
+    /// <summary>RssAnon and RssFile + RssShmem of /proc/self/status (−1 where it is not there).</summary>
+    public static (long Anon, long File) RssSplit()
+    {
+        long anon = -1, file = 0;
+        try
+        {
+            foreach (var line in File.ReadLines("/proc/self/status"))
+            {
+                long Kb() => long.Parse(line.Split((char[])null, StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
+                if (line.StartsWith("RssAnon:", StringComparison.Ordinal)) anon = Kb();
+                else if (line.StartsWith("RssFile:", StringComparison.Ordinal) || line.StartsWith("RssShmem:", StringComparison.Ordinal)) file += Kb();
+            }
+        }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
+        return (anon, file);
     }
 
     /// <summary>Peak resident set of the process (VmHWM on Linux).</summary>

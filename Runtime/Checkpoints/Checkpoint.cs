@@ -103,6 +103,21 @@ namespace Sd3Tex.Checkpoints
             return r;
         }
 
+        /// <summary>Gives back the resident pages of the files that hold component <paramref name="c"/>
+        /// (<see cref="SafetensorsFile.DropResidentPages"/>): its in-place weights leave the process's resident set and
+        /// fault in again from the OS file cache on their next use. Returns the number of files advised.</summary>
+        public int DropResidentPages(Component c)
+        {
+            string prefix = PrefixOf(c);
+            var files = new HashSet<SafetensorsFile>();
+            foreach (var kv in _weights)
+                if (kv.Key.StartsWith(prefix, StringComparison.Ordinal))
+                    foreach (var part in kv.Value.Parts) files.Add(part.Source.File);
+            int n = 0;
+            foreach (var f in files) if (f.DropResidentPages()) n++;
+            return n;
+        }
+
         public bool Has(Component c)
         {
             string prefix = PrefixOf(c);

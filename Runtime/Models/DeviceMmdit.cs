@@ -32,6 +32,10 @@ namespace Sd3Tex.Models
         readonly MemoryBuffer1D<float, Stride1D.Dense> _ones;
         Workspace _ws;
         SinCosGrid? _tableGrid; // the spacing of pos_embed when it is a standard sin-cos table (then larger grids can be generated)
+        // pos_embed stays in the checkpoint; the device holds only the centre window of the largest grid seen so far
+        Weight _posSource;
+        MemoryBuffer1D<float, Stride1D.Dense> _posWindow;
+        int _posRows, _posCols;
 
         public MmditConfig Config { get; }
         public ComputeDevice Device => _device;
@@ -39,6 +43,9 @@ namespace Sd3Tex.Models
         public long WeightBytes => _weights.Bytes + _weights.MappedBytes;
         /// <summary>Weight bytes read in place from the checkpoint's memory map (the managed CPU backend's 16-bit linear weights).</summary>
         public long MappedWeightBytes => _weights.MappedBytes;
+        /// <summary>Bytes of the position-embedding window on the device (the centre of pos_embed that the largest grid so
+        /// far needs: 64 × 64 patches, 25 MB, at 1024² for SD3 Medium; the whole F32 table would be 226 MB, 906 MB for SD3.5).</summary>
+        public long PositionWindowBytes => (long)_posRows * _posCols * Config.HiddenSize * 4;
         /// <summary>Allow patch grids beyond the 192 × 192 the models were trained on.</summary>
         public bool AllowLargeGrid { get; set; }
 
@@ -90,9 +97,15 @@ namespace Sd3Tex.Models
                 _weights.Put(name, true, w); // in place from the memory map on the managed CPU backend
                 return;
             }
-            var host = HostTensor.Prepare(linear, w);
-            if (name == "pos_embed" && PositionGrid.TryDetectSinCos(host.Floats, Config.PosEmbedMaxSize, Config.HiddenSize, out var grid)) _tableGrid = grid;
-            _weights.Put(name, host);
+            if (name == "pos_embed")
+            {
+                // kept in the checkpoint (read again when a larger grid comes), never copied whole
+                _posSource = w;
+                int hid = Config.HiddenSize;
+                if (PositionGrid.TryDetectSinCos((cell, row) => w.ReadFloats((long)cell * hid, row), Config.PosEmbedMaxSize, hid, out var grid)) _tableGrid = grid;
+                return;
+            }
+            _weights.Put(name, HostTensor.Prepare(linear, w));
         }
 
         ArrayView<float> F(string name) => _weights.F(name);
@@ -188,13 +201,22 @@ namespace Sd3Tex.Models
 
             // x_embedder (conv p×p stride p) + centre-cropped pos_embed → tokens [B, Tx, hid]
             _shape.Patchify(ws.Latent.View, F("x_embedder.proj.weight"), F("x_embedder.proj.bias"), ws.X.View, batch, c, height, width, hid, p);
-            if (Capture && inTable)
+            if (inTable)
             {
-                using var posOnly = _device.Accelerator.Allocate1D<float>((long)tx * hid);
-                _pos.CopyCropped(F("pos_embed"), posOnly.View, gh, gw, hid, cfg.PosEmbedMaxSize, AllowLargeGrid);
-                Keep("pos_embed_cropped", posOnly.View, (long)tx * hid);
+                EnsurePositionWindow(gh, gw);
+                if (Capture)
+                {
+                    using var posOnly = _device.Accelerator.Allocate1D<float>((long)tx * hid);
+                    _pos.AddFromWindow(posOnly.View, _posWindow.View, 1, gh, gw, hid, cfg.PosEmbedMaxSize, _posRows, _posCols, accumulate: false);
+                    Keep("pos_embed_cropped", posOnly.View, (long)tx * hid);
+                }
+                _pos.AddFromWindow(ws.X.View, _posWindow.View, batch, gh, gw, hid, cfg.PosEmbedMaxSize, _posRows, _posCols);
             }
-            _pos.AddPositionEmbedding(ws.X.View, F("pos_embed"), batch, gh, gw, hid, cfg.PosEmbedMaxSize, _tableGrid, AllowLargeGrid);
+            else
+            {
+                var (top, left) = PositionGrid.PlanCrop(gh, gw, cfg.PosEmbedMaxSize, _tableGrid.HasValue, AllowLargeGrid);
+                _pos.AddSinCos(ws.X.View, batch, gh, gw, hid, top, left, _tableGrid.Value);
+            }
             Keep("x_embedded", ws.X.View, (long)batch * tx * hid);
 
             // c = t_embedder(timestep_embedding(t)) + y_embedder(y); the add is fused into the last GEMM (gate = 1)
@@ -232,6 +254,24 @@ namespace Sd3Tex.Models
             ws.Out.View.SubView(0, outLen).CopyToCPU(result);
             if (Capture) Captured["out"] = (float[])result.Clone();
             return result;
+        }
+
+        /// <summary>Makes the position window cover a gh × gw grid: the centre window of (max rows, max columns) seen
+        /// so far, read from the checkpoint's pos_embed row by row (so the checkpoint must stay open, as for the
+        /// in-place weights).</summary>
+        void EnsurePositionWindow(int gh, int gw)
+        {
+            if (_posWindow != null && gh <= _posRows && gw <= _posCols) return;
+            int M = Config.PosEmbedMaxSize, hid = Config.HiddenSize;
+            int rows = Math.Max(gh, _posRows), cols = Math.Max(gw, _posCols);
+            var (top, left) = PositionGrid.WindowOrigin(rows, cols, M);
+            var host = new float[(long)rows * cols * hid];
+            for (int r = 0; r < rows; r++)
+                _posSource.ReadFloats(((long)(top + r) * M + left) * hid, new Span<float>(host, r * cols * hid, cols * hid));
+            _posWindow?.Dispose();
+            _posWindow = null;
+            _posWindow = _device.Accelerator.Allocate1D(host);
+            _posRows = rows; _posCols = cols;
         }
 
         void JointBlock(int index, Workspace ws, int batch, int tx, int tc)
@@ -294,12 +334,24 @@ namespace Sd3Tex.Models
             LinearGated(xb + ".mlp.fc2", ws.Mlp.View, ws.X.View, At(xm, 5 * hid), batch * tx, hid, mlp, tx, xs);
         }
 
+        /// <summary>Frees the intermediate buffers of the last shape (about 0.5 GB at 1024², batch 2) and the managed
+        /// backend's idle scratch; the next <see cref="Forward"/> allocates them again. The generator calls it before the
+        /// VAE decode, whose activations are the largest of a generation.</summary>
+        public void ReleaseWorkspace()
+        {
+            _ws?.Dispose();
+            _ws = null;
+            if (_device.IsManaged) Kernels.Cpu.Scratch.Trim();
+        }
+
         void DisposeBuffers()
         {
             _ws?.Dispose();
             _ws = null;
             _weights.Dispose();
             _ones?.Dispose();
+            _posWindow?.Dispose();
+            _posWindow = null;
         }
 
         public void Dispose()

@@ -16,6 +16,18 @@ namespace Sd3Tex.Tests.Checkpoints
         [TearDown] public void TearDown() => TestPaths.DeleteScratch(_dir);
 
         [Test]
+        public void DroppedResidentPagesReadTheSameValuesAgain()
+        {
+            using var f = SafetensorsFile.Open(TestPaths.Fixture("mmdit-tiny-sd3m", "model.safetensors"));
+            var t = f.Tensors.First(x => x.ElementCount > 1000);
+            var before = f.ReadFloats(t);
+            bool dropped = f.DropResidentPages();
+            if (System.Runtime.InteropServices.RuntimeInformation.IsOSPlatform(System.Runtime.InteropServices.OSPlatform.Linux))
+                Assert.That(dropped, Is.True, "madvise on the read-only map");
+            Assert.That(f.ReadFloats(t), Is.EqualTo(before));
+        }
+
+        [Test]
         public void ReadsTheFixtureCheckpoints()
         {
             using var f = SafetensorsFile.Open(TestPaths.Fixture("mmdit-tiny-sd3m", "model.safetensors"));

@@ -13,10 +13,22 @@ namespace Sd3Tex.Tests.Generation
     /// The tiny end-to-end fixture (prompt → tokens → CLIP-L + CLIP-G + T5 → CFG Euler → VAE → image) through the
     /// public <see cref="TextureGenerator"/> API, with the fixture's noise, on the plain C# reference and on the device.
     /// </summary>
-    [TestFixture("reference")]
-    [TestFixture("cpu")]
+    [TestFixtureSource(nameof(Devices))]
     public sealed class PipelineTinyTests
     {
+        /// <summary>The plain C# reference and the managed CPU backend always; a GPU too when one is present or named in
+        /// SD3TEX_TEST_DEVICES (as for the kernel tests; ILGPU's CPU accelerator is left out: 47 s for this pipeline).</summary>
+        public static IEnumerable<string> Devices()
+        {
+            yield return "reference";
+            yield return "cpu";
+            foreach (var d in DeviceTestBase.Devices)
+            {
+                string name = d.ToString();
+                if (name.StartsWith("cuda", StringComparison.Ordinal) || name.StartsWith("opencl", StringComparison.Ordinal)) yield return name;
+            }
+        }
+
         const string Fixture = "pipeline-tiny";
         readonly string _device;
 

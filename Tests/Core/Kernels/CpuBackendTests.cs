@@ -114,6 +114,32 @@ namespace Sd3Tex.Tests.Kernels
             KernelAssert.Close(expected, dx.GetAsArray1D(), 2e-4, 1e-4);
         }
 
+        [TestCase(29, 45, 3100, DType.F16, false)]
+        [TestCase(13, 70, 1600, DType.BF16, true)]
+        public void GemmAcrossKBlocksAccumulatesInTheOutput(int m, int n, int k, DType type, bool gelu)
+        {
+            // no residual: the K blocks' partial sums go straight to C (a dirty C must not leak into the result)
+            Assert.That(k, Is.GreaterThan(CpuGemm.KC), "the shape must cross a K block");
+            var a = Random(m * k, 21);
+            var w = Random(n * k, 22);
+            var bias = Random(n, 23);
+            var bits = new ushort[w.Length];
+            for (int i = 0; i < w.Length; i++) bits[i] = type == DType.F16 ? DTypes.FloatToHalf(w[i]) : DTypes.FloatToBFloat16(w[i]);
+            w = GemmReference.Decode(type, bits);
+            var expected = new float[m * n];
+            if (gelu) GemmReference.LinearGeluTanh(expected, a, w, bias, m, n, k);
+            else GemmReference.Linear(expected, a, w, bias, m, n, k);
+            var acc = _device.Accelerator;
+            using var da = acc.Allocate1D(a);
+            using var dbias = acc.Allocate1D(bias);
+            using var dbits = acc.Allocate1D(bits);
+            using var dc = acc.Allocate1D(Random(m * n, 24));
+            var gemm = new Gemm(_device);
+            if (gelu) gemm.LinearGeluTanh(da.View, WeightView.FromBits(type, dbits.View), dbias.View, dc.View, m, n, k);
+            else gemm.Linear(da.View, WeightView.FromBits(type, dbits.View), dbias.View, dc.View, m, n, k);
+            KernelAssert.Close(expected, dc.GetAsArray1D(), 2e-4, 1e-4);
+        }
+
         [TestCase(100, 211, 40, false, false)]
         [TestCase(0, 300, 24, true, false)]
         [TestCase(37, 150, 64, false, true)]

@@ -45,6 +45,26 @@ namespace Sd3Tex.Tests.Kernels
             KernelAssert.Close(PositionGridReference.Crop(table, 16, 4, 6, 128), got, 0, 0, "crop vs reference");
         }
 
+        [TestCase(2, 10, 3, 7, 7, 9, 12)] // a window wider than tall, grid smaller than it both ways
+        [TestCase(1, 11, 4, 5, 4, 5, 8)]  // the window of the grid itself (odd table: floor division)
+        [TestCase(2, 16, 1, 6, 9, 16, 4)] // a window of full width
+        public void CropFromACentreWindowEqualsTheTableCrop(int batch, int tableSize, int gridH, int gridW, int rows, int cols, int hidden)
+        {
+            // the MMDiT keeps only the centre window of the largest grid; every smaller grid's crop reads the same values
+            var table = KernelAssert.Random(tableSize * tableSize * hidden, tableSize + rows);
+            var (top, left) = PositionGrid.WindowOrigin(rows, cols, tableSize);
+            var window = new float[rows * cols * hidden];
+            for (int r = 0; r < rows; r++)
+                Array.Copy(table, ((long)(top + r) * tableSize + left) * hidden, window, (long)r * cols * hidden, (long)cols * hidden);
+            var tokens = KernelAssert.Random(batch * gridH * gridW * hidden, gridW);
+            var expected = PositionGridReference.AddBroadcast(tokens, PositionGridReference.Crop(table, tableSize, gridH, gridW, hidden), batch);
+            using var wb = Upload(window);
+            using var xb = Upload(tokens);
+            Grid.AddFromWindow(xb.View, wb.View, batch, gridH, gridW, hidden, tableSize, rows, cols);
+            KernelAssert.Close(expected, xb.GetAsArray1D(), 0, 0, "tokens + crop read from the window");
+            Assert.Throws<ArgumentException>(() => Grid.AddFromWindow(xb.View, wb.View, batch, rows + 1, gridW, hidden, tableSize, rows, cols));
+        }
+
         [TestCase(2, 10, 3, 7, 12)]
         [TestCase(1, 10, 10, 10, 8)]
         [TestCase(3, 9, 4, 1, 16)]
