@@ -16,7 +16,7 @@ namespace Sd3Tex.Bench;
 /// analytic FLOP count, peak resident memory) that the README quotes. Speed is measured here, never asserted in tests.
 /// <code>
 /// sd3tex-bench [--suite lab,models,tiny] [--device cpu] [--repeats 3] [--sizes 256,512] [--vae-sizes 512]
-///              [--encoders clip|clip,t5|none] [--generate 512 --tokenizers DIR] [--steps 28] [--weights-dir DIR]
+///              [--encoders clip|clip,t5|none] [--generate 512 [--tokenizers DIR]] [--steps 28] [--weights-dir DIR]
 /// </code>
 /// lab: each kernel alone at the model's shapes (GEMM at SD3-Medium's M×N×K against OpenBLAS SGEMM when it loads,
 /// attention at 1178 and 4250 tokens, norms, convolution). models: SD3-Medium-shaped random F16 weights (written once
@@ -69,7 +69,7 @@ public static class Program
     }
 
     const string Usage = "sd3tex-bench [--suite lab,models,tiny] [--device cpu] [--repeats N] [--sizes 256,512,1024] [--vae-sizes 512,1024] " +
-                         "[--encoders clip,t5|none] [--generate 512 --tokenizers DIR] [--steps 28] [--weights-dir DIR] [--lab gemm,attention,norms,conv]";
+                         "[--encoders clip,t5|none] [--generate 512 [--tokenizers DIR]] [--steps 28] [--weights-dir DIR] [--lab gemm,attention,norms,conv]";
 
     public sealed class Options
     {
@@ -83,7 +83,7 @@ public static class Program
         public int Generate;
         public int Steps = 28;
         public string WeightsDir = Path.GetTempPath();
-        /// <summary>Tokenizer folder for --generate (clip/vocab.json, clip/merges.txt, t5/tokenizer.json).</summary>
+        /// <summary>Tokenizer folder for --generate (clip/vocab.json, clip/merges.txt, t5/tokenizer.json); default: the bundled ones.</summary>
         public string Tokenizers;
     }
 

@@ -29,7 +29,7 @@ public static class GenerateCommand
           --weights     a single-file checkpoint, separate files (MMDiT, clip_l, clip_g, t5xxl, VAE; role=PATH names a
                         role), or a diffusers folder
           --tokenizers  folder with clip/vocab.json, clip/merges.txt, t5/tokenizer.json (default: a diffusers folder
-                        among the weights)
+                        among the weights that has them, else the tokenizers bundled with the package)
           --seed N      first seed (default: random; printed and stored in the PNG)
           --width/--height  pixels, multiples of 16 (default 1024 × 1024)
           --no-t5       leave T5-XXL out (less memory; its context rows are zeros)

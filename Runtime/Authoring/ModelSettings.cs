@@ -27,7 +27,8 @@ namespace Sd3Tex.Authoring
         /// <summary>Checkpoint files or a diffusers folder (see <see cref="GeneratorOptions.Weights"/>); <c>role=path</c>
         /// names a file's role.</summary>
         public List<string> Weights = new List<string>();
-        /// <summary>The tokenizer folder; empty: the diffusers folder among the weights.</summary>
+        /// <summary>The tokenizer folder; empty: the diffusers folder among the weights when it has tokenizer files, else
+        /// the tokenizers bundled with the package.</summary>
         public string Tokenizers = "";
         public string Device = "auto";
         /// <summary>Device memory the generator may use, in MiB; 0 = the device's memory.</summary>
@@ -138,8 +139,9 @@ namespace Sd3Tex.Authoring
             }
             if (string.IsNullOrWhiteSpace(Tokenizers))
             {
-                if (!diffusersFolder && weights.Count > 0)
-                    m.Add(FormMessage.Error("Tokenizers", "No tokenizer folder: name the folder holding clip/vocab.json, clip/merges.txt and t5/tokenizer.json (or use a diffusers folder as the weights; it has them)."));
+                // empty: a diffusers folder's own tokenizers, else those bundled with the package
+                if (!diffusersFolder && weights.Count > 0 && Text.PackageTokenizers.Find() == null)
+                    m.Add(FormMessage.Error("Tokenizers", "The tokenizer files bundled with the package (Tokenizers~/) are missing: reinstall the package, or name a folder holding clip/vocab.json, clip/merges.txt and t5/tokenizer.json."));
             }
             else
             {

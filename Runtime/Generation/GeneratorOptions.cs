@@ -20,7 +20,8 @@ namespace Sd3Tex.Generation
         /// clip_g, t5xxl and VAE files, in any order; <c>clip_g=PATH</c> names a role), or a diffusers model folder.</summary>
         public IList<string> Weights { get; set; } = new List<string>();
         /// <summary>The tokenizer folder (<c>clip/vocab.json</c>, <c>clip/merges.txt</c>, <c>t5/tokenizer.json</c>, or a
-        /// diffusers folder); null uses a diffusers folder among <see cref="Weights"/>.</summary>
+        /// diffusers folder); null uses a diffusers folder among <see cref="Weights"/> that has tokenizer files, else the
+        /// tokenizers bundled with the package (<see cref="Text.PackageTokenizers"/>).</summary>
         public string Tokenizers { get; set; }
         /// <summary><c>auto</c> (CUDA, then OpenCL, then the CPU), <c>cuda[:N]</c>, <c>opencl[:N]</c>, <c>cpu</c>, or
         /// <c>reference</c> (the plain C# reference implementation: slow, for checking).</summary>

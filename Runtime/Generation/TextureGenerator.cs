@@ -189,15 +189,27 @@ namespace Sd3Tex.Generation
         public static Task<TextureGenerator> OpenAsync(GeneratorOptions options, IProgress<GenerationProgress> progress = null, CancellationToken cancel = default)
             => Task.Run(() => Open(options, progress, cancel), cancel);
 
-        /// <summary>The tokenizers in <paramref name="folder"/>, else those of a diffusers folder among the weights.</summary>
+        /// <summary>The tokenizers in <paramref name="folder"/>; else those of a diffusers folder among the weights when it
+        /// has tokenizer files; else the ones bundled with the package (<see cref="PackageTokenizers"/>).</summary>
         public static Sd3Tokenizer FindTokenizers(string folder, IEnumerable<string> weights)
         {
-            if (!string.IsNullOrEmpty(folder)) return Sd3Tokenizer.Load(folder);
-            string diffusers = DiffusersFolder(weights);
-            if (diffusers != null) return Sd3Tokenizer.Load(diffusers);
-            throw new TokenizerFileNotFoundException(
-                "no tokenizers: name a folder holding clip/vocab.json, clip/merges.txt and t5/tokenizer.json (or t5/spiece.model), " +
-                "or use a diffusers model folder (tokenizer/, tokenizer_3/). " + TokenizerFileNotFoundException.WhereToGetThem, folder ?? "");
+            string path = TokenizerFolder(folder, weights);
+            return path == PackageTokenizers.Find() ? PackageTokenizers.Load() : Sd3Tokenizer.Load(path);
+        }
+
+        /// <summary>The folder <see cref="FindTokenizers"/> loads: <paramref name="folder"/>, a diffusers folder among the
+        /// weights that has tokenizer files, or the package's bundled one.</summary>
+        public static string TokenizerFolder(string folder, IEnumerable<string> weights)
+        {
+            if (!string.IsNullOrEmpty(folder)) return folder;
+            foreach (var w in weights ?? Enumerable.Empty<string>())
+            {
+                Checkpoint.SplitRole(w, out string path);
+                if (File.Exists(Path.Combine(path, "model_index.json")) && Sd3Tokenizer.HasTokenizerFiles(path)) return path;
+            }
+            return PackageTokenizers.Find() ?? throw new TokenizerFileNotFoundException(
+                "no tokenizers: the files bundled with the package (Tokenizers~/) are missing; reinstall the package, or name a folder holding " +
+                "clip/vocab.json, clip/merges.txt and t5/tokenizer.json (or t5/spiece.model). " + TokenizerFileNotFoundException.WhereToGetThem, folder ?? "");
         }
 
         /// <summary>The first diffusers model folder (one holding <c>model_index.json</c>) among the weights, or null.</summary>
