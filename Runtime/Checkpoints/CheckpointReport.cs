@@ -68,6 +68,8 @@ namespace Sd3Tex.Checkpoints
                         case Component.ClipL:
                         case Component.ClipG:
                             var cl = ClipConfig.Infer(w, c);
+                            int? declared = ck.DeclaredClipHeads(c);
+                            if (declared.HasValue && cl.HiddenSize % declared.Value == 0) cl.Heads = declared;
                             p.Config = cl;
                             p.Check = SchemaCheck.Compare(w, cl.Tensors());
                             break;
