@@ -35,7 +35,8 @@ public static class GenerateCommand
           --no-t5       leave T5-XXL out (less memory; its context rows are zeros)
           --seamless    make the texture tile along x, y or both
           --noise F     initial noise from the tensor "noise" [count, 16, H/8, W/8] of F, in place of the seed
-                        (to match another implementation's run exactly)
+                        (to match another implementation's run exactly); --width, --height and --count left out
+                        are taken from its shape
           --clip-heads  CLIP-L,CLIP-G attention heads, only for small test models (e.g. 2,2)
           --memory-budget  device bytes to use (e.g. 6G); components load one at a time when they do not fit
           --vae-tile N  decode in tiles of N latent cells (default: decided from the memory budget)
@@ -78,6 +79,14 @@ public static class GenerateCommand
             request.Seamless = axes;
         }
         string noise = args.One("noise");
+        if (noise != null)
+        {
+            // the noise tensor [count, 16, H/8, W/8] gives the size and the count left out
+            var (n, nw, nh) = NoiseFile.Size(noise);
+            if (args.One("width") == null) request.Width = nw;
+            if (args.One("height") == null) request.Height = nh;
+            if (args.One("count") == null) request.Count = n;
+        }
         var options = new GeneratorOptions
         {
             Weights = weights,

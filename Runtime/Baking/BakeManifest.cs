@@ -294,6 +294,20 @@ namespace Sd3Tex.Baking
     /// <summary>Reads the <c>noise</c> tensor [count, 16, H/8, W/8] of a safetensors file.</summary>
     public static class NoiseFile
     {
+        /// <summary>The images the file's <c>noise</c> tensor is for: its first dimension, and 8 × its last two (only the
+        /// header is read).</summary>
+        public static (int Count, int Width, int Height) Size(string path)
+        {
+            using (var f = Checkpoints.SafetensorsFile.ReadHeader(path))
+            {
+                var t = f["noise"] ?? throw new Checkpoints.CheckpointException(path, "has no tensor \"noise\" ([count, 16, H/8, W/8]).");
+                if (t.Shape.Length != 4 || t.Shape[1] != GenerationRequest.LatentChannels || t.Shape[0] < 1 || t.Shape[0] > int.MaxValue / 2
+                    || t.Shape[2] > int.MaxValue / 16 || t.Shape[3] > int.MaxValue / 16)
+                    throw new Checkpoints.CheckpointException(path, $"\"noise\" has shape [{string.Join(", ", t.Shape)}]; [count, {GenerationRequest.LatentChannels}, H/8, W/8] is needed.");
+                return ((int)t.Shape[0], (int)t.Shape[3] * GenerationRequest.VaeScale, (int)t.Shape[2] * GenerationRequest.VaeScale);
+            }
+        }
+
         public static float[] Read(string path, int count, int height, int width)
         {
             using (var f = Checkpoints.SafetensorsFile.Open(path))
