@@ -69,12 +69,12 @@ public static class Program
     }
 
     const string Usage = "sd3tex-bench [--suite lab,models,tiny] [--device cpu] [--repeats N] [--sizes 256,512,1024] [--vae-sizes 512,1024] " +
-                         "[--encoders clip,t5|none] [--generate 512 [--tokenizers DIR]] [--steps 28] [--weights-dir DIR] [--lab gemm,attention,norms,conv]";
+                         "[--encoders clip,t5|none] [--generate 512 [--tokenizers DIR]] [--steps 28] [--weights-dir DIR] [--lab gemm,attention,norms,conv,finite]";
 
     public sealed class Options
     {
         public HashSet<string> Suites = new() { "lab", "models" };
-        public HashSet<string> Lab = new() { "gemm", "attention", "norms", "conv" };
+        public HashSet<string> Lab = new() { "gemm", "attention", "norms", "conv", "finite" };
         public HashSet<string> Encoders = new() { "clip" };
         public int Repeats = 3;
         public string Device = "cpu";

@@ -63,7 +63,8 @@ public static class Program
     static int? ExitCode(Exception e) => e switch
     {
         Sd3Tex.Generation.GenerationRequestException => 2,
-        CheckpointException or Sd3Tex.Generation.GenerationMemoryException or Sd3Tex.Baking.BakeManifestException
+        CheckpointException or Sd3Tex.Generation.GenerationMemoryException or Sd3Tex.Generation.GenerationNumericsException
+            or Sd3Tex.Kernels.NonFiniteValuesException or Sd3Tex.Baking.BakeManifestException
             or Sd3Tex.Vae.VaeMemoryException or Sd3Tex.Imaging.PngException or Sd3Tex.Kernels.DeviceException
             or IOException or UnauthorizedAccessException => 1,
         _ => null,
