@@ -45,6 +45,7 @@ public static class Program
                 case "--weights-dir": o.WeightsDir = Next(); break;
                 case "--tokenizers": o.Tokenizers = Next(); break;
                 case "--lab": o.Lab = Next().Split(',').ToHashSet(); break;
+                case "--files": o.CatalogFiles = int.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--help": case "-h": Console.WriteLine(Usage); return 0;
                 default: Console.Error.WriteLine($"unknown option {a}\n{Usage}"); return 2;
             }
@@ -58,6 +59,7 @@ public static class Program
         Console.WriteLine("| --- | --- | --- | --- | --- |");
         if (o.Suites.Contains("lab")) KernelLab.Run(o);
         if (o.Suites.Contains("models")) ModelBench.Run(o);
+        if (o.Suites.Contains("catalog")) CatalogBench.Run(o);
         if (o.Suites.Contains("tiny"))
         {
             TinyMmdit(o.Repeats, o.Device);
@@ -68,7 +70,7 @@ public static class Program
         return 0;
     }
 
-    const string Usage = "sd3tex-bench [--suite lab,models,tiny] [--device cpu] [--repeats N] [--sizes 256,512,1024] [--vae-sizes 512,1024] " +
+    const string Usage = "sd3tex-bench [--suite lab,models,tiny,catalog] [--files 100] [--device cpu] [--repeats N] [--sizes 256,512,1024] [--vae-sizes 512,1024] " +
                          "[--encoders clip,t5|none] [--generate 512 [--tokenizers DIR]] [--steps 28] [--weights-dir DIR] [--lab gemm,attention,norms,conv,finite]";
 
     public sealed class Options
@@ -83,6 +85,8 @@ public static class Program
         public int Generate;
         public int Steps = 28;
         public string WeightsDir = Path.GetTempPath();
+        /// <summary>Files in the folder the catalog suite lists.</summary>
+        public int CatalogFiles = 100;
         /// <summary>Tokenizer folder for --generate (clip/vocab.json, clip/merges.txt, t5/tokenizer.json); default: the bundled ones.</summary>
         public string Tokenizers;
     }

@@ -12,6 +12,7 @@ public static class Program
     {
         ["generate"] = ("generate textures from a prompt and write PNGs with their parameters (progress bar, presets per model family)", GenerateCommand.Run),
         ["bake"] = ("bake every texture of a JSON manifest: skips what is up to date, resumes, continues past failures, --shard i/n", BakeCommand.Run),
+        ["models"] = ("list the SD3 / SD3.5 checkpoints found in the Hugging Face cache, a ComfyUI install and $SD3TEX_MODELS folders (--json)", ModelsCommand.Run),
         ["inspect"] = ("print the family, components, configs and missing tensors of a checkpoint", InspectCommand.Run),
         ["encode"] = ("run the text encoders (CLIP-L, CLIP-G, T5-XXL) on token ids and write their outputs and SD3's conditioning", EncodeCommand.Run),
         ["mmdit"] = ("evaluate the transformer once on given inputs (for checking against other implementations)", MmditCommand.Run),

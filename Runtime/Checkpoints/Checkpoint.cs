@@ -96,6 +96,7 @@ namespace Sd3Tex.Checkpoints
         public bool Contains(string name) => _weights.ContainsKey(name);
 
         /// <summary>Weights of one component, keyed by their name inside the component (prefix removed).</summary>
+        [System.Runtime.CompilerServices.MethodImpl(Sd3Tex.Json.JitHints.Optimize)]
         public IReadOnlyDictionary<string, Weight> ComponentWeights(Component c)
         {
             string prefix = PrefixOf(c);
@@ -128,11 +129,23 @@ namespace Sd3Tex.Checkpoints
         /// <summary>Opens every path (files or diffusers folders). Throws <see cref="CheckpointException"/> on bad input.</summary>
         public static Checkpoint Open(params string[] paths) => Open((IEnumerable<string>)paths);
 
-        public static Checkpoint Open(IEnumerable<string> paths)
+        public static Checkpoint Open(IEnumerable<string> paths) => Open(paths, headersOnly: false);
+
+        /// <summary>
+        /// Opens every path as <see cref="Open(IEnumerable{string})"/> does, reading only the safetensors headers
+        /// (<see cref="SafetensorsFile.ReadHeader"/>): names, shapes, dtypes and metadata, so configs, families and
+        /// <see cref="CheckpointReport"/> work while no file is mapped and no tensor byte is read (reading a weight's data
+        /// throws). For listing models.
+        /// </summary>
+        public static Checkpoint OpenHeaders(IEnumerable<string> paths) => Open(paths, headersOnly: true);
+
+        bool _headersOnly;
+
+        static Checkpoint Open(IEnumerable<string> paths, bool headersOnly)
         {
             var list = paths?.ToList() ?? new List<string>();
             if (list.Count == 0) throw new CheckpointException(null, "no checkpoint paths were given. Pass a .safetensors file, several files, or a diffusers folder.");
-            var ck = new Checkpoint();
+            var ck = new Checkpoint { _headersOnly = headersOnly };
             try
             {
                 var pendingClips = new List<(string file, Dictionary<string, TensorInfo> keys, Component? role)>();
@@ -156,7 +169,7 @@ namespace Sd3Tex.Checkpoints
 
         SafetensorsFile OpenSafetensors(string path)
         {
-            var f = SafetensorsFile.Open(path);
+            var f = _headersOnly ? SafetensorsFile.ReadHeader(path) : SafetensorsFile.Open(path);
             _files.Add(f);
             return f;
         }
@@ -175,6 +188,7 @@ namespace Sd3Tex.Checkpoints
         static readonly HashSet<string> MmditRoots = new HashSet<string>
             { "joint_blocks", "x_embedder", "t_embedder", "y_embedder", "context_embedder", "pos_embed", "final_layer" };
 
+        [System.Runtime.CompilerServices.MethodImpl(Sd3Tex.Json.JitHints.Optimize)]
         static KeyKind Classify(string key)
         {
             if (key.StartsWith(MmditPrefix, StringComparison.Ordinal) || key.StartsWith("text_encoders.", StringComparison.Ordinal) ||
@@ -194,6 +208,7 @@ namespace Sd3Tex.Checkpoints
             return KeyKind.Unknown;
         }
 
+        [System.Runtime.CompilerServices.MethodImpl(Sd3Tex.Json.JitHints.Optimize)]
         void OpenFile(string path, Component? role, List<(string, Dictionary<string, TensorInfo>, Component?)> pendingClips)
         {
             var f = OpenSafetensors(path);

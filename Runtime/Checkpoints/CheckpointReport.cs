@@ -20,6 +20,8 @@ namespace Sd3Tex.Checkpoints
             public object Config { get; internal set; }           // MmditConfig, ClipConfig, T5Config or VaeConfig; null on error
             public string Error { get; internal set; }            // why the config could not be inferred
             public long Parameters { get; internal set; }
+            /// <summary>Bytes of its weights as stored.</summary>
+            public long Bytes { get; internal set; }
             public SortedDictionary<string, long> DTypes { get; } = new SortedDictionary<string, long>(StringComparer.Ordinal);
             public SchemaCheck Check { get; internal set; }
         }
@@ -35,6 +37,7 @@ namespace Sd3Tex.Checkpoints
         public Part this[Component c] => _parts.TryGetValue(c, out var p) ? p : null;
         public MmditConfig Mmdit => this[Component.Mmdit]?.Config as MmditConfig;
 
+        [System.Runtime.CompilerServices.MethodImpl(Sd3Tex.Json.JitHints.Optimize)]
         public static CheckpointReport Build(Checkpoint ck)
         {
             var r = new CheckpointReport
@@ -51,6 +54,7 @@ namespace Sd3Tex.Checkpoints
                 var p = new Part { Component = c };
                 foreach (var t in w.Values)
                 {
+                    p.Bytes += t.ByteLength;
                     string dt = Sd3Tex.DTypes.Name(t.DType);
                     p.DTypes.TryGetValue(dt, out long n);
                     p.DTypes[dt] = n + t.ElementCount;

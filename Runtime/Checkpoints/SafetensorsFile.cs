@@ -139,6 +139,7 @@ namespace Sd3Tex.Checkpoints
         static CheckpointFormatException Bad(string path, string message, Exception inner = null)
             => new CheckpointFormatException(path, message, inner);
 
+        [System.Runtime.CompilerServices.MethodImpl(Sd3Tex.Json.JitHints.Optimize)]
         void ParseHeader(byte[] header)
         {
             JsonValue root;
@@ -185,6 +186,7 @@ namespace Sd3Tex.Checkpoints
             }
         }
 
+        [System.Runtime.CompilerServices.MethodImpl(Sd3Tex.Json.JitHints.Optimize)]
         TensorInfo ParseTensor(string name, JsonValue v, long dataLength)
         {
             if (v.Kind != JsonKind.Object) throw Bad(Path, $"tensor \"{name}\": its header entry is not an object.");

@@ -142,6 +142,11 @@ namespace Sd3Tex.Generation
         {
             if (options == null) throw new ArgumentNullException(nameof(options));
             options = options.Clone();
+            if (!string.IsNullOrWhiteSpace(options.Model))
+            {
+                if (options.Weights.Count > 0) throw new ArgumentException("give the weights or a model name, not both.");
+                options.Weights = ModelCatalog.Scan(options.ModelSearch).Resolve(options.Model).Weights();
+            }
             if (options.Weights.Count == 0)
                 throw new ArgumentException("no weights given: name the model's .safetensors file(s) or its diffusers folder.");
             var tokenizer = FindTokenizers(options.Tokenizers, options.Weights);
