@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Globalization;
 using System.IO;
+using System.Linq;
 using System.Text.RegularExpressions;
 using Sd3Tex.Checkpoints;
 using Sd3Tex.Generation;
@@ -40,11 +41,16 @@ namespace Sd3Tex.Authoring
         /// <summary>CLIP-L / CLIP-G attention heads for models whose heads cannot be inferred; 0 = inferred.</summary>
         public int ClipLHeads;
         public int ClipGHeads;
+        /// <summary>Folders the window's model list searches besides the Hugging Face cache, <c>$COMFYUI_PATH</c> and
+        /// <c>$SD3TEX_MODELS</c> (which an editor started from a desktop launcher may not see): ComfyUI folders (those
+        /// holding <c>models/checkpoints</c>) or any folder of checkpoints; relative to the project.</summary>
+        public List<string> ModelFolders = new List<string>();
 
         public ModelSettings Clone()
         {
             var c = (ModelSettings)MemberwiseClone();
             c.Weights = new List<string>(Weights ?? new List<string>());
+            c.ModelFolders = new List<string>(ModelFolders ?? new List<string>());
             return c;
         }
 
@@ -172,6 +178,9 @@ namespace Sd3Tex.Authoring
             j.Set("allow_large_grid", AllowLargeGrid);
             j.Set("clip_l_heads", ClipLHeads);
             j.Set("clip_g_heads", ClipGHeads);
+            var folders = JsonValue.NewArray();
+            foreach (var x in ModelFolders ?? new List<string>()) folders.Add(JsonValue.From(x ?? ""));
+            j.Set("model_folders", folders);
             return j.ToJson(true) + "\n";
         }
 
@@ -207,6 +216,12 @@ namespace Sd3Tex.Authoring
             }
             s.ClipLHeads = Int(j, "clip_l_heads", s.ClipLHeads);
             s.ClipGHeads = Int(j, "clip_g_heads", s.ClipGHeads);
+            var mf = j["model_folders"];
+            if (mf != null && !mf.IsNull)
+            {
+                if (mf.Kind != JsonKind.Array || mf.Items.Any(x => x.Kind != JsonKind.String)) throw new FormatException("\"model_folders\" must be a list of paths.");
+                foreach (var x in mf.Items) s.ModelFolders.Add(x.AsString);
+            }
             return s;
         }
 

@@ -28,6 +28,7 @@ namespace Sd3Tex.Tests.Authoring
         {
             Weights = { "Models/sd3.5_medium.safetensors", "clip_g=Models/clip_g.safetensors" }, Tokenizers = "Models/tokenizers", Device = "cuda:1",
             MemoryBudgetMiB = 12000, Residency = Residency.Sequential, VaeTileSize = 32, AllowLargeGrid = true, ClipLHeads = 12, ClipGHeads = 20,
+            ModelFolders = { "Models/ComfyUI", "/data/models" },
         };
 
         [Test]
@@ -36,6 +37,7 @@ namespace Sd3Tex.Tests.Authoring
             var s = Sample();
             var back = ModelSettings.FromJson(s.ToJson());
             Assert.That(back.Weights, Is.EqualTo(s.Weights));
+            Assert.That(back.ModelFolders, Is.EqualTo(s.ModelFolders));
             Assert.That((back.Tokenizers, back.Device, back.MemoryBudgetMiB, back.Residency, back.VaeTileSize, back.AllowLargeGrid, back.ClipLHeads, back.ClipGHeads),
                         Is.EqualTo((s.Tokenizers, s.Device, s.MemoryBudgetMiB, s.Residency, s.VaeTileSize, s.AllowLargeGrid, s.ClipLHeads, s.ClipGHeads)));
             Assert.That(s.ToJson(), Does.Contain("\"weights\"").And.Contain("\"residency\": \"Sequential\""));
