@@ -21,7 +21,8 @@ namespace Sd3Tex.Bench;
 /// lab: each kernel alone at the model's shapes (GEMM at SD3-Medium's M×N×K against OpenBLAS SGEMM when it loads,
 /// attention at 1178 and 4250 tokens, norms, convolution). models: SD3-Medium-shaped random F16 weights (written once
 /// to --weights-dir, default the temp folder, and memory-mapped): one CFG step (batch 2) per size, text encoders on 77
-/// tokens, VAE decodes, and optionally a whole generation. tiny: the fixture-sized models.
+/// tokens, VAE decodes, and optionally a whole generation. tiny: the fixture-sized models. catalog: `sd3tex models` on a
+/// folder of --files released-size checkpoints (sparse: real headers, data holes).
 /// </summary>
 public static class Program
 {
