@@ -342,7 +342,7 @@ namespace Sd3Tex.Checkpoints
             {
                 using (var ck = Checkpoint.OpenHeaders(new[] { path }))
                 {
-                    var report = CheckpointReport.Build(ck);
+                    var report = CheckpointReport.Build(ck, checkTensors: false);
                     var item = new Item { Path = path, Name = name, IsDiffusers = diffusers, Beside = pending.Beside, Layout = report.Layouts.FirstOrDefault() ?? "" };
                     item.BareClip = !diffusers && ck.Files.Any(f => f.Tensors.Any(t => t.Name.StartsWith("text_model.", StringComparison.Ordinal)));
                     foreach (Component c in Enum.GetValues(typeof(Component)))
