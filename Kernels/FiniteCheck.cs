@@ -22,17 +22,21 @@ namespace Sd3Tex.Kernels
 
     /// <summary>
     /// Counts the values of a device buffer that are NaN or ±Inf (exponent bits all ones), with one small reduction
-    /// on the device and a 4-byte read-back: the generator runs it on the transformer's output after every sampler
-    /// step, so a numeric failure (F16 overflow, a corrupt checkpoint) stops the generation instead of becoming a
-    /// black image. Each thread counts a grid-strided slice and adds its count atomically once (no barriers, at most
-    /// one atomic per thread, none when everything is finite). The managed CPU backend runs a vectorised,
-    /// multithreaded loop over the same memory. The reference is <see cref="NumericsReference.CountNonFinite"/>.
+    /// on the device and a read-back of at most 1 KB: the generator runs it on the transformer's output after every
+    /// sampler step, so a numeric failure (F16 overflow, a corrupt checkpoint) stops the generation instead of becoming
+    /// a black image. Each of at most <see cref="MaxThreads"/> threads counts a grid-strided slice into its own slot (no
+    /// atomics, no barriers: every backend compiles it, OpenCL C 2.0 and 3.0 included); the host adds the slots. The
+    /// managed CPU backend runs a vectorised, multithreaded loop over the same memory. The reference is
+    /// <see cref="NumericsReference.CountNonFinite"/>.
     /// </summary>
     public sealed class FiniteCheck : IDisposable
     {
+        /// <summary>Threads (and partial counts read back): enough to stream the 0.5–2 MB outputs of a step.</summary>
+        public const int MaxThreads = 256;
+
         readonly ComputeDevice _device;
-        readonly int[] _host = new int[1];
-        MemoryBuffer1D<int, Stride1D.Dense> _count;
+        readonly int[] _host = new int[MaxThreads];
+        MemoryBuffer1D<int, Stride1D.Dense> _partial;
         Action<Index1D, ArrayView<float>, ArrayView<int>, int, int> _kernel;
 
         public FiniteCheck(ComputeDevice device)
@@ -51,15 +55,14 @@ namespace Sd3Tex.Kernels
                 unsafe { return Cpu.CpuBackend.CountNonFinite(Cpu.CpuBackend.Ptr(x), n); }
             }
             var acc = _device.Accelerator;
-            _count = _count ?? acc.Allocate1D<int>(1);
+            _partial = _partial ?? acc.Allocate1D<int>(MaxThreads);
             _kernel = _kernel ?? acc.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<int>, int, int>(CountNonFiniteKernel);
-            // enough threads to fill the device once; each strides over the rest
-            long resident = (long)Math.Max(1, acc.NumMultiprocessors) * Math.Max(1, acc.MaxNumThreadsPerMultiprocessor);
-            int threads = (int)Math.Max(1, Math.Min(n, resident));
-            _count.MemSetToZero();
-            _kernel(threads, x, _count.View, (int)n, threads);
-            _count.View.CopyToCPU(_host);
-            return _host[0];
+            int threads = (int)Math.Min(n, MaxThreads);
+            _kernel(threads, x, _partial.View, (int)n, threads);
+            ((ArrayView<int>)_partial.View).SubView(0, threads).CopyToCPU(new Span<int>(_host, 0, threads));
+            long bad = 0;
+            for (int i = 0; i < threads; i++) bad += _host[i];
+            return bad;
         }
 
         /// <summary>How many values of a host array are NaN or ±Inf (vectorised, multithreaded).</summary>
@@ -70,19 +73,19 @@ namespace Sd3Tex.Kernels
         }
 
         /// <summary>Thread i counts x[j], j = i, i + stride, … &lt; n, whose exponent bits are all ones (NaN, ±Inf),
-        /// and adds its count to count[0].</summary>
-        public static void CountNonFiniteKernel(Index1D i, ArrayView<float> x, ArrayView<int> count, int n, int stride)
+        /// into partial[i].</summary>
+        public static void CountNonFiniteKernel(Index1D i, ArrayView<float> x, ArrayView<int> partial, int n, int stride)
         {
             int bad = 0;
             for (int j = i; j < n; j += stride)
                 if ((Interop.FloatAsInt(x[j]) & 0x7F800000) == 0x7F800000) bad++;
-            if (bad > 0) Atomic.Add(ref count[0], bad);
+            partial[i] = bad;
         }
 
         public void Dispose()
         {
-            _count?.Dispose();
-            _count = null;
+            _partial?.Dispose();
+            _partial = null;
         }
     }
 }

@@ -43,7 +43,7 @@ namespace Sd3Tex.Models
         public bool AllowLargeGrid { get; set; }
 
         /// <summary>When set, every forward counts the NaN / ±Inf values of its output on the device before copying it
-        /// (<see cref="FiniteCheck"/>: one small reduction, a 4-byte read-back) and throws
+        /// (<see cref="FiniteCheck"/>: one small reduction, a read-back of at most 1 KB) and throws
         /// <see cref="NonFiniteValuesException"/> when there are any.</summary>
         public bool CheckFinite { get; set; }
         FiniteCheck _finite;
