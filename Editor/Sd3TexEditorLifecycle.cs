@@ -108,6 +108,8 @@ namespace Sd3Tex.Editor
 
         static Sd3TexEditorLifecycle()
         {
+            // the tokenizers bundled with the package sit in its Tokenizers~ folder, wherever the Package Manager put it
+            Sd3Tex.Text.PackageTokenizers.PackageRoot = UnityEditor.PackageManager.PackageInfo.FindForAssembly(typeof(Sd3TexEditorLifecycle).Assembly)?.resolvedPath;
             AssemblyReloadEvents.beforeAssemblyReload += ReleaseAll;
             EditorApplication.quitting += ReleaseAll;
         }

@@ -36,7 +36,10 @@ namespace Sd3Tex.Editor
         string _runError;
 
         // UI
-        TextField _weights, _tokenizers;
+        TextField _weights, _tokenizers, _modelFolders;
+        DropdownField _models;
+        Label _modelsSummary;
+        ModelChoices _choices;
         DropdownField _device;
         IntegerField _budget;
         EnumField _residency;
@@ -85,12 +88,22 @@ namespace Sd3Tex.Editor
             rootVisualElement.Add(scroll);
 
             var model = Section(scroll, "Model");
+            // the models found where users keep them (sd3tex models): choosing one fills in the weights
+            _choices = ModelChoices.Scan(_settings, ProjectPaths.Root);
+            _models = new DropdownField("Found models", _choices.Labels, _choices.IndexOf(_settings, ProjectPaths.Root));
+            _models.RegisterValueChangedCallback(e => ChooseModel(e.newValue));
+            model.Add(Row(Grow(_models), Btn("Rescan", RescanModels)));
+            _modelsSummary = Wrapped(new Label(_choices.Summary));
+            model.Add(_modelsSummary);
+            _modelFolders = new TextField("Model folders (ComfyUI or any, one per line)") { multiline = true, isDelayed = true, value = string.Join("\n", _settings.ModelFolders) };
+            _modelFolders.RegisterValueChangedCallback(e => { _settings.ModelFolders = SplitLines(e.newValue); SaveSettings(); RescanModels(); });
+            model.Add(_modelFolders);
             _weights = new TextField("Weights (one per line)") { multiline = true, isDelayed = true, value = string.Join("\n", _settings.Weights) };
             _weights.style.minHeight = 48;
-            _weights.RegisterValueChangedCallback(e => { _settings.Weights = SplitLines(e.newValue); SaveSettings(); });
+            _weights.RegisterValueChangedCallback(e => { _settings.Weights = SplitLines(e.newValue); SaveSettings(); SyncModelChoice(); });
             model.Add(_weights);
             model.Add(Row(Btn("Add files…", AddWeightFile), Btn("Add diffusers folder…", AddWeightFolder)));
-            _tokenizers = new TextField("Tokenizers") { isDelayed = true, value = _settings.Tokenizers };
+            _tokenizers = new TextField("Tokenizers (empty: bundled)") { isDelayed = true, value = _settings.Tokenizers };
             _tokenizers.RegisterValueChangedCallback(e => { _settings.Tokenizers = e.newValue.Trim(); SaveSettings(); });
             model.Add(Row(Grow(_tokenizers), Btn("…", PickTokenizers)));
             var devices = new List<string>(ModelSettings.DeviceChoices);
@@ -326,6 +339,32 @@ namespace Sd3Tex.Editor
             _settings.Weights.Add(ModelSettings.MakeRelative(ProjectPaths.Root, path));
             _weights.SetValueWithoutNotify(string.Join("\n", _settings.Weights));
             SaveSettings();
+            SyncModelChoice();
+        }
+
+        /// <summary>A found model chosen in the dropdown: its files become the weights (an incomplete one says why not).</summary>
+        void ChooseModel(string label)
+        {
+            var problem = _choices.Apply(_choices.Labels.IndexOf(label), _settings, ProjectPaths.Root);
+            _runError = problem?.Text;
+            _weights.SetValueWithoutNotify(string.Join("\n", _settings.Weights));
+            SaveSettings();
+            SyncModelChoice();
+        }
+
+        void RescanModels()
+        {
+            _choices = ModelChoices.Scan(_settings, ProjectPaths.Root);
+            _models.choices = _choices.Labels;
+            _modelsSummary.text = _choices.Summary;
+            SyncModelChoice();
+        }
+
+        /// <summary>Shows which found model the weights are (or the custom entry).</summary>
+        void SyncModelChoice()
+        {
+            if (_models == null) return;
+            _models.SetValueWithoutNotify(_choices.Labels[_choices.IndexOf(_settings, ProjectPaths.Root)]);
         }
 
         void PickTokenizers()

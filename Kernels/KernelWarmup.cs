@@ -25,6 +25,7 @@ namespace Sd3Tex.Kernels
             var conv = new Conv2d(device);
             new GroupNorm(device);
             new SpatialAttention(device, conv);
+            new FiniteCheck(device);
             return sw.Elapsed;
         }
     }

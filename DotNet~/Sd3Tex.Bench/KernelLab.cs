@@ -41,6 +41,22 @@ public static unsafe class KernelLab
         if (o.Lab.Contains("norms")) NormsLab(dev, on, reps);
         if (o.Lab.Contains("conv")) Convs(dev, on, o.Repeats);
         if (o.Lab.Contains("elementwise")) Elementwise(reps);
+        if (o.Lab.Contains("finite")) Finite(dev, on);
+    }
+
+    /// <summary>The per-step NaN / Inf check (FiniteCheck) on the transformer's output of one CFG step (batch 2,
+    /// 16 channels, H/8 × W/8), as the generator runs it after every model call; compare with the step's time.</summary>
+    static void Finite(ComputeDevice dev, string on)
+    {
+        using var check = new FiniteCheck(dev);
+        foreach (int size in new[] { 512, 1024 })
+        {
+            int n = 2 * 16 * (size / 8) * (size / 8);
+            using var x = dev.Accelerator.Allocate1D(Random(n, 13, 4f));
+            Program.Row($"NaN/Inf check of the transformer output [2, 16, {size / 8}, {size / 8}] ({size}²), {on}", 200,
+                        () => { if (check.CountNonFinite(x.View, n) != 0) throw new InvalidOperationException("finite data counted"); }, 0,
+                        $"{n * 4 / 1e6:0.00} MB read, at most 1 KB read back");
+        }
     }
 
     /// <summary>The managed backend's hand-written vector loops against System.Numerics.Tensors' TensorPrimitives on

@@ -152,7 +152,6 @@ public static class ModelBench
     /// the VAE decode, the PNG's pixels; the stage timings are the generator's own.</summary>
     static void Generate(Program.Options o, ComputeDevice dev, string on, MmditConfig cfg)
     {
-        if (string.IsNullOrEmpty(o.Tokenizers)) throw new ArgumentException("--generate needs --tokenizers DIR (clip/vocab.json, clip/merges.txt, t5/tokenizer.json)");
         int size = o.Generate;
         var cl = ClipConfig.ClipL(); var cg = ClipConfig.ClipG(); var vc = VaeConfig.Sd3();
         var weights = new List<string>

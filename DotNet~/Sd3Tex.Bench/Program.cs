@@ -16,12 +16,13 @@ namespace Sd3Tex.Bench;
 /// analytic FLOP count, peak resident memory) that the README quotes. Speed is measured here, never asserted in tests.
 /// <code>
 /// sd3tex-bench [--suite lab,models,tiny] [--device cpu] [--repeats 3] [--sizes 256,512] [--vae-sizes 512]
-///              [--encoders clip|clip,t5|none] [--generate 512 --tokenizers DIR] [--steps 28] [--weights-dir DIR]
+///              [--encoders clip|clip,t5|none] [--generate 512 [--tokenizers DIR]] [--steps 28] [--weights-dir DIR]
 /// </code>
 /// lab: each kernel alone at the model's shapes (GEMM at SD3-Medium's M×N×K against OpenBLAS SGEMM when it loads,
 /// attention at 1178 and 4250 tokens, norms, convolution). models: SD3-Medium-shaped random F16 weights (written once
 /// to --weights-dir, default the temp folder, and memory-mapped): one CFG step (batch 2) per size, text encoders on 77
-/// tokens, VAE decodes, and optionally a whole generation. tiny: the fixture-sized models.
+/// tokens, VAE decodes, and optionally a whole generation. tiny: the fixture-sized models. catalog: `sd3tex models` on a
+/// folder of --files released-size checkpoints (sparse: real headers, data holes).
 /// </summary>
 public static class Program
 {
@@ -47,6 +48,7 @@ public static class Program
                 case "--lab": o.Lab = Next().Split(',').ToHashSet(); break;
                 case "--pbr-sizes": o.PbrSizes = Ints(Next()); break;
                 case "--pbr-ilgpu-size": o.PbrIlgpuSize = int.Parse(Next(), CultureInfo.InvariantCulture); break;
+                case "--files": o.CatalogFiles = int.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--help": case "-h": Console.WriteLine(Usage); return 0;
                 default: Console.Error.WriteLine($"unknown option {a}\n{Usage}"); return 2;
             }
@@ -61,6 +63,7 @@ public static class Program
         if (o.Suites.Contains("lab")) KernelLab.Run(o);
         if (o.Suites.Contains("models")) ModelBench.Run(o);
         if (o.Suites.Contains("pbr")) PbrBench.Run(o);
+        if (o.Suites.Contains("catalog")) CatalogBench.Run(o);
         if (o.Suites.Contains("tiny"))
         {
             TinyMmdit(o.Repeats, o.Device);
@@ -71,14 +74,14 @@ public static class Program
         return 0;
     }
 
-    const string Usage = "sd3tex-bench [--suite lab,models,tiny] [--device cpu] [--repeats N] [--sizes 256,512,1024] [--vae-sizes 512,1024] " +
-                         "[--encoders clip,t5|none] [--generate 512 --tokenizers DIR] [--steps 28] [--weights-dir DIR] [--lab gemm,attention,norms,conv,elementwise] " +
-                         "[--suite pbr --pbr-sizes 1024 --pbr-ilgpu-size 128]";
+    const string Usage = "sd3tex-bench [--suite lab,models,tiny,catalog,pbr] [--files 100] [--device cpu] [--repeats N] [--sizes 256,512,1024] [--vae-sizes 512,1024] " +
+                         "[--encoders clip,t5|none] [--generate 512 [--tokenizers DIR]] [--steps 28] [--weights-dir DIR] [--lab gemm,attention,norms,conv,elementwise,finite] " +
+                         "[--pbr-sizes 1024 --pbr-ilgpu-size 128]";
 
     public sealed class Options
     {
         public HashSet<string> Suites = new() { "lab", "models" };
-        public HashSet<string> Lab = new() { "gemm", "attention", "norms", "conv" };
+        public HashSet<string> Lab = new() { "gemm", "attention", "norms", "conv", "finite" };
         public HashSet<string> Encoders = new() { "clip" };
         public int Repeats = 3;
         public string Device = "cpu";
@@ -87,7 +90,9 @@ public static class Program
         public int Generate;
         public int Steps = 28;
         public string WeightsDir = Path.GetTempPath();
-        /// <summary>Tokenizer folder for --generate (clip/vocab.json, clip/merges.txt, t5/tokenizer.json).</summary>
+        /// <summary>Files in the folder the catalog suite lists.</summary>
+        public int CatalogFiles = 100;
+        /// <summary>Tokenizer folder for --generate (clip/vocab.json, clip/merges.txt, t5/tokenizer.json); default: the bundled ones.</summary>
         public string Tokenizers;
         /// <summary>--suite pbr: albedo sizes on --device, and one size on ILGPU's CPU accelerator (0: none).</summary>
         public int[] PbrSizes = { 1024 };

@@ -10,13 +10,14 @@ namespace Sd3Tex.Cli;
 public static class BakeCommand
 {
     static readonly string Help = $$"""
-        usage: sd3tex bake <manifest.json> [--shard i/n] [--device D] [--force] [--memory-budget B]
+        usage: sd3tex bake <manifest.json> [--shard i/n] [--device D] [--force] [--memory-budget B] [--comfyui DIR]
 
         Bakes the textures of a JSON manifest (paths relative to the manifest; field names are generate's option
         names in snake_case):
           {"weights": ["..."], "tokenizers": "...", "output": "textures",
            "defaults": {"steps": 28, "cfg": 5.0, "width": 1024, "height": 1024, "seamless": "xy", "clip_heads": "12,20"},
            "textures": [{"name": "mossy_brick", "prompt": "...", "seed": 7}, {"name": "lava", "prompt": "...", "negative": "..."}]}
+        In place of "weights", "model" names a model `sd3tex models` lists (--comfyui DIR names the ComfyUI folder).
         Texture fields: name, prompt, negative, seed, count, steps, cfg, shift, sampler, width, height, no_t5, seamless,
         noise, clip_heads. Each texture goes to <output>/<name>.png, or <name>_<i>.png when its count is above 1.
 
@@ -35,7 +36,7 @@ public static class BakeCommand
     {
         var args = new Args(argv, new HashSet<string> { "help", "force" });
         if (args.Flag("help")) { stdout.WriteLine(Help); return 0; }
-        var options = new BakeOptions { Device = args.One("device"), Force = args.Flag("force") };
+        var options = new BakeOptions { Device = args.One("device"), Force = args.Flag("force"), ModelSearch = ModelsCommand.Search(args) };
         string shard = args.One("shard");
         if (shard != null)
         {

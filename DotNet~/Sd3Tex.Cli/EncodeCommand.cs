@@ -23,8 +23,8 @@ public static class EncodeCommand
         conditioning: cond_context [1, 154, 4096], cond_pooled [1, 2048], uncond_context, uncond_pooled (F32), and
         the token ids tokens_clip_l, tokens_clip_g, tokens_t5, neg_tokens_clip_l, neg_tokens_clip_g, neg_tokens_t5
         (I64). --no-t5 leaves T5 out: its 77 context rows are zeros. --tokenizers names a folder holding
-        clip/vocab.json, clip/merges.txt and t5/tokenizer.json (or t5/spiece.model); a diffusers folder among
-        --weights provides its own tokenizers.
+        clip/vocab.json, clip/merges.txt and t5/tokenizer.json (or t5/spiece.model); by default a diffusers folder
+        among --weights provides its own, else the tokenizers bundled with the package are used.
 
         With --ids:
         Runs each text encoder of --weights on the token ids of --ids and writes their outputs (F32).
@@ -81,14 +81,10 @@ public static class EncodeCommand
         return 0;
     }
 
-    /// <summary>The tokenizers named by --tokenizers, else those of a diffusers folder among the weights.</summary>
+    /// <summary>The tokenizers named by --tokenizers, else those of a diffusers folder among the weights that has
+    /// tokenizer files, else the ones bundled with the package.</summary>
     public static Sd3Tex.Text.Sd3Tokenizer LoadTokenizers(string tokenizers, IEnumerable<string> weights)
-    {
-        string folder = tokenizers ?? Sd3Tex.Generation.TextureGenerator.DiffusersFolder(weights);
-        if (folder != null) return Sd3Tex.Text.Sd3Tokenizer.Load(folder);
-        throw new UsageException("--tokenizers is needed: a folder with clip/vocab.json, clip/merges.txt and t5/tokenizer.json, " +
-                                 "or a diffusers model folder (tokenizer/, tokenizer_2/, tokenizer_3/)");
-    }
+        => Sd3Tex.Generation.TextureGenerator.FindTokenizers(tokenizers, weights);
 
     static int RunPrompt(List<string> weights, string prompt, string negative, bool noT5, string tokenizers, string output, string device,
                          int? lHeads, int? gHeads, bool? stream, TextWriter stdout, TextWriter stderr)
@@ -98,9 +94,12 @@ public static class EncodeCommand
         var uncond = tok.Tokenize(negative);
         foreach (var warning in cond.Warnings.Concat(uncond.Warnings)) stderr.WriteLine("warning: " + warning);
         using var ck = Checkpoint.Open(weights);
+        // the context is as wide as T5's output whether or not T5 runs: the transformer's context_dim, else T5's
+        // hidden size (the encoders given alone), else SD3's 4096
         var mmdit = ck.Has(Component.Mmdit) ? Sd3Tex.Models.MmditConfig.Infer(ck.ComponentWeights(Component.Mmdit)) : null;
+        int contextDim = mmdit?.ContextDim ?? (ck.Has(Component.T5xxl) ? Sd3Tex.Models.T5Config.Infer(ck.ComponentWeights(Component.T5xxl)).DModel : 4096);
         var options = new TextEncoderOptions { ClipLHeads = lHeads, ClipGHeads = gHeads, NoT5 = noT5, StreamT5 = stream,
-                                               ContextDimWithoutT5 = mmdit?.ContextDim ?? 4096 };
+                                               ContextDimWithoutT5 = contextDim };
         ComputeDevice dev = null;
         if (!string.Equals(device, "reference", StringComparison.OrdinalIgnoreCase))
         {

@@ -6,6 +6,7 @@ using System.Linq;
 using System.Text;
 using System.Threading;
 using Sd3Tex.Baking;
+using Sd3Tex.Checkpoints;
 using Sd3Tex.Generation;
 using Sd3Tex.Sampling;
 using Sd3Tex.Vae;
@@ -16,7 +17,7 @@ namespace Sd3Tex.Cli;
 public static class GenerateCommand
 {
     static readonly string Help = $"""
-        usage: sd3tex generate --weights <paths...> --prompt "..." [--negative "..."] [--seed N] [--count N]
+        usage: sd3tex generate (--weights <paths...> | --model NAME [--comfyui DIR]) --prompt "..." [--negative "..."] [--seed N] [--count N]
                                [--steps N] [--cfg S] [--shift S] [--sampler euler|dpmpp_2m] [--width W --height H]
                                [--no-t5] [--seamless x|y|xy] [--noise <file.safetensors>] [--tokenizers <dir>]
                                [--clip-heads L,G] [--device D] [--memory-budget B] [--vae-tile N]
@@ -30,14 +31,18 @@ public static class GenerateCommand
 
           --weights     a single-file checkpoint, separate files (MMDiT, clip_l, clip_g, t5xxl, VAE; role=PATH names a
                         role), or a diffusers folder
+          --model NAME  a model `sd3tex models` lists (a name or a unique prefix, e.g. sd3.5_medium): its transformer,
+                        the encoders and VAE found in it or beside it, T5-XXL when found; --comfyui DIR names the
+                        ComfyUI folder in place of $COMFYUI_PATH
           --tokenizers  folder with clip/vocab.json, clip/merges.txt, t5/tokenizer.json (default: a diffusers folder
-                        among the weights)
+                        among the weights that has them, else the tokenizers bundled with the package)
           --seed N      first seed (default: random; printed and stored in the PNG)
           --width/--height  pixels, multiples of 16 (default 1024 × 1024)
           --no-t5       leave T5-XXL out (less memory; its context rows are zeros)
           --seamless    make the texture tile along x, y or both
           --noise F     initial noise from the tensor "noise" [count, 16, H/8, W/8] of F, in place of the seed
-                        (to match another implementation's run exactly)
+                        (to match another implementation's run exactly); --width, --height and --count left out
+                        are taken from its shape
           --clip-heads  CLIP-L,CLIP-G attention heads, only for small test models (e.g. 2,2)
           --memory-budget  device bytes to use (e.g. 6G); components load one at a time when they do not fit
           --vae-tile N  decode in tiles of N latent cells (default: decided from the memory budget)
@@ -54,6 +59,8 @@ public static class GenerateCommand
         var args = new Args(argv, new HashSet<string> { "help", "no-t5", "pbr" });
         if (args.Flag("help")) { stdout.WriteLine(Help); return 0; }
         var weights = args.Many("weights");
+        string model = args.One("model");
+        var search = ModelsCommand.Search(args);
         string prompt = args.Required("prompt"), output = args.Required("output");
         var request = new GenerationRequest
         {
@@ -84,6 +91,14 @@ public static class GenerateCommand
             request.Seamless = axes;
         }
         string noise = args.One("noise");
+        if (noise != null)
+        {
+            // the noise tensor [count, 16, H/8, W/8] gives the size and the count left out
+            var (n, nw, nh) = NoiseFile.Size(noise);
+            if (args.One("width") == null) request.Width = nw;
+            if (args.One("height") == null) request.Height = nh;
+            if (args.One("count") == null) request.Count = n;
+        }
         var options = new GeneratorOptions
         {
             Weights = weights,
@@ -95,7 +110,16 @@ public static class GenerateCommand
         (options.ClipLHeads, options.ClipGHeads) = EncodeCommand.ParseHeads(args.One("clip-heads"));
         var pbr = PbrCommand.ParseGenerateOptions(args);
         args.RejectUnknown();
-        if (weights.Count == 0) throw new UsageException("--weights needs at least one path");
+        if (model != null && weights.Count > 0) throw new UsageException("give --weights or --model, not both");
+        if (model != null)
+        {
+            var found = ModelCatalog.Scan(search).Resolve(model);
+            weights = found.Weights();
+            options.Weights = weights;
+            stderr.WriteLine($"model {found.Name} ({ModelSearch.Key(found.Source)}): " +
+                             string.Join(", ", found.Components.Values.Select(c => $"{ModelCatalog.Title(c.Component)} {c.Path}")));
+        }
+        if (weights.Count == 0) throw new UsageException("--weights needs at least one path (or --model NAME: see `sd3tex models`)");
         var problems = request.Problems();
         if (problems.Count > 0) throw new UsageException(string.Join(" ", problems).TrimEnd('.'));
         if (noise != null) request.InitialNoise = NoiseFile.Read(noise, request.Count, request.Height, request.Width);
@@ -109,6 +133,8 @@ public static class GenerateCommand
         stderr.WriteLine($"model: {gen.ModelName} ({family}); device: {gen.DeviceDescription}; " +
                          $"kernels compiled in {gen.OpenTimings.CompilingKernels.TotalSeconds:0.0} s, weights loaded in {gen.OpenTimings.Loading.TotalSeconds:0.0} s");
         foreach (var note in gen.Notes) stderr.WriteLine("note: " + note);
+        if (options.Tokenizers == null && TextureGenerator.TokenizerFolder(null, options.Weights) == Sd3Tex.Text.PackageTokenizers.Find())
+            stderr.WriteLine("tokenizers: those bundled with the package");
         var resolved = request.Resolve(gen.Preset);
         stderr.WriteLine($"seed {request.Seed}, {resolved.Steps} steps, CFG {resolved.Cfg.ToString(CultureInfo.InvariantCulture)}, shift {resolved.Shift.ToString(CultureInfo.InvariantCulture)}, " +
                          $"{SamplerNames.Key(resolved.Sampler)}, {request.Width}x{request.Height}{(request.UseT5 && gen.HasT5 ? "" : ", no T5")}");

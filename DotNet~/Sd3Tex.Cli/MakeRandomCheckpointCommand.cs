@@ -23,7 +23,9 @@ public static class MakeRandomCheckpointCommand
 
           --family      tiny: the structure of the tiny test fixtures (MMDiT depth 2, width 128; CLIPs 24 and 40
                         wide with the real vocabulary; T5 2 layers, 96 wide; VAE base 32): runs the whole pipeline
-                        in seconds with the real tokenizers (pass --clip-heads 2,2 to generate, bake (clip_heads) and encode).
+                        in seconds with the tokenizers bundled with the package. The CLIP attention heads, which
+                        weights do not hold, are written with them (safetensors __metadata__ num_attention_heads;
+                        the text encoders' config.json in the diffusers layout), so nothing needs passing.
                         sd3-medium, sd3.5-medium, sd3.5-large: the released shapes, with CLIP-L, CLIP-G, T5-XXL
                         and the SD3 VAE. Sizes in f16: MMDiT 4.2 GB (SD3 Medium), 4.9 GB (SD3.5 Medium),
                         16.3 GB (SD3.5 Large); CLIP-L 0.25 GB, CLIP-G 1.4 GB, T5-XXL 9.5 GB, VAE 0.17 GB.
@@ -102,7 +104,7 @@ public static class MakeRandomCheckpointCommand
 
         stderr.WriteLine($"writing {plan.Count} random tensors, {Size(planned)} ({what}, seed {seed}) ...");
         var sw = System.Diagnostics.Stopwatch.StartNew();
-        var written = CheckpointWriter.Write(model.Tensors(components, dtype, seed), layout, output);
+        var written = CheckpointWriter.Write(model.Tensors(components, dtype, seed), layout, output, model.ClipHeads);
         long total = 0;
         foreach (var path in written)
         {
@@ -111,8 +113,6 @@ public static class MakeRandomCheckpointCommand
             stdout.WriteLine($"{path}  {Size(bytes)}");
         }
         stdout.WriteLine($"total {Size(total)} in {written.Count} file(s), {sw.Elapsed.TotalSeconds.ToString("0.0", CultureInfo.InvariantCulture)} s");
-        if (familyText == "tiny" && (components.Contains(Component.ClipL) || components.Contains(Component.ClipG)))
-            stdout.WriteLine("note: the tiny CLIPs are 24 and 40 wide (not multiples of 64): pass --clip-heads 2,2 to generate, bake (clip_heads) and encode");
         return 0;
     }
 

@@ -12,6 +12,7 @@ public static class Program
     {
         ["generate"] = ("generate textures from a prompt and write PNGs with their parameters (progress bar, presets per model family)", GenerateCommand.Run),
         ["bake"] = ("bake every texture of a JSON manifest: skips what is up to date, resumes, continues past failures, --shard i/n", BakeCommand.Run),
+        ["models"] = ("list the SD3 / SD3.5 checkpoints found in the Hugging Face cache, a ComfyUI install and $SD3TEX_MODELS folders (--json)", ModelsCommand.Run),
         ["inspect"] = ("print the family, components, configs and missing tensors of a checkpoint", InspectCommand.Run),
         ["encode"] = ("run the text encoders (CLIP-L, CLIP-G, T5-XXL) on token ids and write their outputs and SD3's conditioning", EncodeCommand.Run),
         ["mmdit"] = ("evaluate the transformer once on given inputs (for checking against other implementations)", MmditCommand.Run),
@@ -64,7 +65,8 @@ public static class Program
     static int? ExitCode(Exception e) => e switch
     {
         Sd3Tex.Generation.GenerationRequestException => 2,
-        CheckpointException or Sd3Tex.Generation.GenerationMemoryException or Sd3Tex.Baking.BakeManifestException
+        CheckpointException or Sd3Tex.Generation.GenerationMemoryException or Sd3Tex.Generation.GenerationNumericsException
+            or Sd3Tex.Kernels.NonFiniteValuesException or Sd3Tex.Baking.BakeManifestException
             or Sd3Tex.Vae.VaeMemoryException or Sd3Tex.Imaging.ImageFileException or Sd3Tex.Kernels.DeviceException
             or IOException or UnauthorizedAccessException => 1,
         _ => null,

@@ -6,11 +6,11 @@ using Sd3Tex.Text;
 
 namespace Sd3Tex.Cli;
 
-/// <summary><c>sd3tex tokenize --prompt "..." --tokenizers &lt;dir&gt; [--json]</c>.</summary>
+/// <summary><c>sd3tex tokenize --prompt "..." [--tokenizers &lt;dir&gt;] [--json]</c>.</summary>
 public static class TokenizeCommand
 {
     const string Help = """
-        usage: sd3tex tokenize --prompt "<text>" --tokenizers <dir> [--json]
+        usage: sd3tex tokenize --prompt "<text>" [--tokenizers <dir>] [--json]
 
         Prints the token ids SD3 / SD3.5 feed their text encoders for a prompt, exactly as the reference
         does: CLIP-L and CLIP-G (77 ids each: start, tokens, end, padded with 49407 / 0) and T5-XXL (the
@@ -21,7 +21,8 @@ public static class TokenizeCommand
           --prompt      the prompt
           --tokenizers  a diffusers model folder (tokenizer/, tokenizer_2/, tokenizer_3/ as in the Hugging Face
                         repository stabilityai/stable-diffusion-3-medium-diffusers), or a folder holding
-                        clip/vocab.json, clip/merges.txt and t5/tokenizer.json (or t5/spiece.model)
+                        clip/vocab.json, clip/merges.txt and t5/tokenizer.json (or t5/spiece.model);
+                        default: the tokenizers bundled with the package
           --json        print {"clip_l": [...], "clip_g": [...], "t5xxl": [...], "clip_tokens": N,
                         "dropped_clip_tokens": N, "dropped_t5_characters": N, "warnings": [...]}
         """;
@@ -35,12 +36,7 @@ public static class TokenizeCommand
         string folder = args.One("tokenizers");
         args.RejectUnknown();
         if (args.Positional.Count > 0) throw new UsageException($"unexpected argument \"{args.Positional[0]}\" (quote the prompt: --prompt \"...\")");
-        if (folder == null)
-            throw new UsageException("--tokenizers <dir> is required: the package ships no tokenizer files. Give a diffusers model folder "
-                                     + "(tokenizer/, tokenizer_2/, tokenizer_3/ of stabilityai/stable-diffusion-3-medium-diffusers) or a folder "
-                                     + "with clip/vocab.json, clip/merges.txt and t5/tokenizer.json");
-
-        var tokenizer = Sd3Tokenizer.Load(folder);
+        var tokenizer = folder == null ? PackageTokenizers.Load() : Sd3Tokenizer.Load(folder);
         var r = tokenizer.Tokenize(prompt);
         foreach (var w in r.Warnings) stderr.WriteLine("warning: " + w);
         if (json)

@@ -97,6 +97,41 @@ namespace Sd3Tex.Kernels.Cpu
             For(count, c => body(c * size, Math.Min(n, (c + 1) * size)));
         }
 
+        /// <summary>How many of x[0..n) are NaN or ±Inf (exponent bits all ones): vectorised, chunks on all threads.</summary>
+        public static long CountNonFinite(float* x, long n)
+        {
+            if (x == null || n <= 0) return 0;
+            long total = 0;
+            ForRange(n, 1 << 16, (s, e) =>
+            {
+                long bad = CountNonFiniteRange(x, s, e);
+                if (bad > 0) System.Threading.Interlocked.Add(ref total, bad);
+            });
+            return total;
+        }
+
+        static long CountNonFiniteRange(float* x, long s, long e)
+        {
+            long i = s, bad = 0;
+            int w = Vector<int>.Count;
+            if (Vector.IsHardwareAccelerated)
+            {
+                var mask = new Vector<int>(0x7F800000);
+                var acc = Vector<int>.Zero;
+                int inAcc = 0;
+                for (; i + w <= e; i += w)
+                {
+                    var v = Unsafe.ReadUnaligned<Vector<int>>(x + i) & mask;
+                    acc += Vector.Equals(v, mask); // -1 per non-finite lane
+                    if (++inAcc == int.MaxValue) { bad -= Vector.Dot(acc, Vector<int>.One); acc = Vector<int>.Zero; inAcc = 0; }
+                }
+                bad -= Vector.Dot(acc, Vector<int>.One);
+            }
+            for (; i < e; i++)
+                if ((*(int*)(x + i) & 0x7F800000) == 0x7F800000) bad++;
+            return bad;
+        }
+
         // ---------------------------------------------------------------------------------------------------------
         // weight decoding
 

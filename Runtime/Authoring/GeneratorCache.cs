@@ -43,6 +43,7 @@ namespace Sd3Tex.Authoring
             var inv = CultureInfo.InvariantCulture;
             var sb = new StringBuilder();
             foreach (var w in options.Weights ?? new List<string>()) sb.Append("w=").Append(w).Append('\n');
+            if (!string.IsNullOrWhiteSpace(options.Model)) sb.Append("model=").Append(options.Model.Trim()).Append('\n');
             sb.Append("t=").Append(options.Tokenizers ?? "").Append('\n');
             sb.Append("d=").Append((options.Device ?? "auto").Trim().ToLowerInvariant()).Append('\n');
             sb.Append("h=").Append(options.ClipLHeads?.ToString(inv) ?? "").Append(',').Append(options.ClipGHeads?.ToString(inv) ?? "").Append('\n');

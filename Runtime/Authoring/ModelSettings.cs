@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Globalization;
 using System.IO;
+using System.Linq;
 using System.Text.RegularExpressions;
 using Sd3Tex.Checkpoints;
 using Sd3Tex.Generation;
@@ -27,7 +28,8 @@ namespace Sd3Tex.Authoring
         /// <summary>Checkpoint files or a diffusers folder (see <see cref="GeneratorOptions.Weights"/>); <c>role=path</c>
         /// names a file's role.</summary>
         public List<string> Weights = new List<string>();
-        /// <summary>The tokenizer folder; empty: the diffusers folder among the weights.</summary>
+        /// <summary>The tokenizer folder; empty: the diffusers folder among the weights when it has tokenizer files, else
+        /// the tokenizers bundled with the package.</summary>
         public string Tokenizers = "";
         public string Device = "auto";
         /// <summary>Device memory the generator may use, in MiB; 0 = the device's memory.</summary>
@@ -39,11 +41,16 @@ namespace Sd3Tex.Authoring
         /// <summary>CLIP-L / CLIP-G attention heads for models whose heads cannot be inferred; 0 = inferred.</summary>
         public int ClipLHeads;
         public int ClipGHeads;
+        /// <summary>Folders the window's model list searches besides the Hugging Face cache, <c>$COMFYUI_PATH</c> and
+        /// <c>$SD3TEX_MODELS</c> (which an editor started from a desktop launcher may not see): ComfyUI folders (those
+        /// holding <c>models/checkpoints</c>) or any folder of checkpoints; relative to the project.</summary>
+        public List<string> ModelFolders = new List<string>();
 
         public ModelSettings Clone()
         {
             var c = (ModelSettings)MemberwiseClone();
             c.Weights = new List<string>(Weights ?? new List<string>());
+            c.ModelFolders = new List<string>(ModelFolders ?? new List<string>());
             return c;
         }
 
@@ -138,8 +145,9 @@ namespace Sd3Tex.Authoring
             }
             if (string.IsNullOrWhiteSpace(Tokenizers))
             {
-                if (!diffusersFolder && weights.Count > 0)
-                    m.Add(FormMessage.Error("Tokenizers", "No tokenizer folder: name the folder holding clip/vocab.json, clip/merges.txt and t5/tokenizer.json (or use a diffusers folder as the weights; it has them)."));
+                // empty: a diffusers folder's own tokenizers, else those bundled with the package
+                if (!diffusersFolder && weights.Count > 0 && Text.PackageTokenizers.Find() == null)
+                    m.Add(FormMessage.Error("Tokenizers", "The tokenizer files bundled with the package (Tokenizers~/) are missing: reinstall the package, or name a folder holding clip/vocab.json, clip/merges.txt and t5/tokenizer.json."));
             }
             else
             {
@@ -170,6 +178,9 @@ namespace Sd3Tex.Authoring
             j.Set("allow_large_grid", AllowLargeGrid);
             j.Set("clip_l_heads", ClipLHeads);
             j.Set("clip_g_heads", ClipGHeads);
+            var folders = JsonValue.NewArray();
+            foreach (var x in ModelFolders ?? new List<string>()) folders.Add(JsonValue.From(x ?? ""));
+            j.Set("model_folders", folders);
             return j.ToJson(true) + "\n";
         }
 
@@ -205,6 +216,12 @@ namespace Sd3Tex.Authoring
             }
             s.ClipLHeads = Int(j, "clip_l_heads", s.ClipLHeads);
             s.ClipGHeads = Int(j, "clip_g_heads", s.ClipGHeads);
+            var mf = j["model_folders"];
+            if (mf != null && !mf.IsNull)
+            {
+                if (mf.Kind != JsonKind.Array || mf.Items.Any(x => x.Kind != JsonKind.String)) throw new FormatException("\"model_folders\" must be a list of paths.");
+                foreach (var x in mf.Items) s.ModelFolders.Add(x.AsString);
+            }
             return s;
         }
 

@@ -187,6 +187,8 @@ namespace Sd3Tex.Baking
         /// <summary>The folder relative paths are resolved against (the manifest's folder).</summary>
         public string BaseDirectory { get; set; } = "";
         public List<string> Weights { get; set; } = new List<string>();
+        /// <summary>Instead of <see cref="Weights"/>: a model name (or unique prefix) as <c>sd3tex models</c> lists it.</summary>
+        public string Model { get; set; }
         public string Tokenizers { get; set; }
         public string Output { get; set; } = "textures";
         /// <summary>The device (a command line <c>--device</c> overrides it); null = auto.</summary>
@@ -194,7 +196,7 @@ namespace Sd3Tex.Baking
         public BakeEntry Defaults { get; set; } = new BakeEntry();
         public List<BakeEntry> Textures { get; set; } = new List<BakeEntry>();
 
-        public static readonly string[] Fields = { "weights", "tokenizers", "output", "device", "defaults", "textures" };
+        public static readonly string[] Fields = { "weights", "model", "tokenizers", "output", "device", "defaults", "textures" };
 
         /// <summary>Reads and checks a manifest file.</summary>
         public static BakeManifest Load(string path)
@@ -224,6 +226,7 @@ namespace Sd3Tex.Baking
                         else if (v.Kind == JsonKind.Array && v.Items.All(x => x.Kind == JsonKind.String)) m.Weights.AddRange(v.Items.Select(x => x.AsString));
                         else throw new BakeManifestException("\"weights\" must be a path or a list of paths.");
                         break;
+                    case "model": m.Model = v.IsNull ? null : v.Kind == JsonKind.String ? v.AsString : throw new BakeManifestException("\"model\" must be a model name (see `sd3tex models`)."); break;
                     case "tokenizers": m.Tokenizers = v.IsNull ? null : v.Kind == JsonKind.String ? v.AsString : throw new BakeManifestException("\"tokenizers\" must be a path."); break;
                     case "output": m.Output = v.Kind == JsonKind.String ? v.AsString : throw new BakeManifestException("\"output\" must be a folder path."); break;
                     case "device": m.Device = v.IsNull ? null : v.Kind == JsonKind.String ? v.AsString : throw new BakeManifestException("\"device\" must be a string."); break;
@@ -245,7 +248,9 @@ namespace Sd3Tex.Baking
         /// missing, repeated or unusable as file names).</summary>
         public void Check()
         {
-            if (Weights == null || Weights.Count == 0) throw new BakeManifestException("\"weights\" is missing: list the model's .safetensors file(s) or its diffusers folder.");
+            bool hasWeights = Weights != null && Weights.Count > 0, hasModel = !string.IsNullOrWhiteSpace(Model);
+            if (!hasWeights && !hasModel) throw new BakeManifestException("\"weights\" is missing: list the model's .safetensors file(s) or its diffusers folder, or name a \"model\" that `sd3tex models` lists.");
+            if (hasWeights && hasModel) throw new BakeManifestException("give \"weights\" or \"model\", not both.");
             if (string.IsNullOrWhiteSpace(Output)) throw new BakeManifestException("\"output\" is empty: name the folder the textures go to.");
             var seen = new Dictionary<string, int>(StringComparer.OrdinalIgnoreCase);
             var bad = Path.GetInvalidFileNameChars().Concat(new[] { '/', '\\', ':', '*', '?', '"', '<', '>', '|' }).ToArray();
@@ -276,7 +281,8 @@ namespace Sd3Tex.Baking
         public string ToJson()
         {
             var j = JsonValue.NewObject();
-            j.Set("weights", JsonValue.NewArray(Weights.Select(JsonValue.From)));
+            if (!string.IsNullOrWhiteSpace(Model)) j.Set("model", Model);
+            else j.Set("weights", JsonValue.NewArray(Weights.Select(JsonValue.From)));
             if (Tokenizers != null) j.Set("tokenizers", Tokenizers);
             j.Set("output", Output);
             if (Device != null) j.Set("device", Device);
@@ -300,6 +306,20 @@ namespace Sd3Tex.Baking
     /// <summary>Reads the <c>noise</c> tensor [count, 16, H/8, W/8] of a safetensors file.</summary>
     public static class NoiseFile
     {
+        /// <summary>The images the file's <c>noise</c> tensor is for: its first dimension, and 8 × its last two (only the
+        /// header is read).</summary>
+        public static (int Count, int Width, int Height) Size(string path)
+        {
+            using (var f = Checkpoints.SafetensorsFile.ReadHeader(path))
+            {
+                var t = f["noise"] ?? throw new Checkpoints.CheckpointException(path, "has no tensor \"noise\" ([count, 16, H/8, W/8]).");
+                if (t.Shape.Length != 4 || t.Shape[1] != GenerationRequest.LatentChannels || t.Shape[0] < 1 || t.Shape[0] > int.MaxValue / 2
+                    || t.Shape[2] > int.MaxValue / 16 || t.Shape[3] > int.MaxValue / 16)
+                    throw new Checkpoints.CheckpointException(path, $"\"noise\" has shape [{string.Join(", ", t.Shape)}]; [count, {GenerationRequest.LatentChannels}, H/8, W/8] is needed.");
+                return ((int)t.Shape[0], (int)t.Shape[3] * GenerationRequest.VaeScale, (int)t.Shape[2] * GenerationRequest.VaeScale);
+            }
+        }
+
         public static float[] Read(string path, int count, int height, int width)
         {
             using (var f = Checkpoints.SafetensorsFile.Open(path))

@@ -75,6 +75,8 @@ namespace Sd3Tex.Baking
         public bool Force { get; set; }
         /// <summary>Called after each texture (e.g. to import it and set its import settings).</summary>
         public Action<BakeItemResult> OnItemDone { get; set; }
+        /// <summary>Where a manifest's <c>model</c> is looked for; null: <see cref="Checkpoints.ModelSearch.FromEnvironment"/>.</summary>
+        public Checkpoints.ModelSearch ModelSearch { get; set; }
         /// <summary>Generator options beyond the manifest's (memory budget, residency ...); weights, tokenizers, device and
         /// CLIP heads come from the manifest.</summary>
         public GeneratorOptions Generator { get; set; }
@@ -125,7 +127,9 @@ namespace Sd3Tex.Baking
             RemoveStaleTemporaries(manifest, mine);
             var generators = new Dictionary<string, TextureGenerator>(StringComparer.Ordinal);
             var pbrDevice = new BakePbr.DeviceHolder(options.Device ?? manifest.Device ?? options.Generator?.Device);
-            string modelId = ModelIdentity(manifest);
+            var weights = string.IsNullOrWhiteSpace(manifest.Model) ? manifest.ResolvedWeights()
+                : Checkpoints.ModelCatalog.Scan(options.ModelSearch).Resolve(manifest.Model).Weights();
+            string modelId = ModelIdentity(weights);
             try
             {
                 for (int n = 0; n < mine.Count; n++)
@@ -133,7 +137,7 @@ namespace Sd3Tex.Baking
                     cancel.ThrowIfCancellationRequested();
                     var texture = manifest.Textures[mine[n]];
                     progress?.Report(new BakeProgress(n, mine.Count, texture.Name, null));
-                    var item = BakeOne(manifest, texture, modelId, options, generators, pbrDevice, n, mine.Count, progress, cancel);
+                    var item = BakeOne(manifest, weights, texture, modelId, options, generators, pbrDevice, n, mine.Count, progress, cancel);
                     report.Items.Add(item);
                     options.OnItemDone?.Invoke(item);
                 }
@@ -147,7 +151,7 @@ namespace Sd3Tex.Baking
             return report;
         }
 
-        static BakeItemResult BakeOne(BakeManifest manifest, BakeEntry texture, string modelId, BakeOptions options,
+        static BakeItemResult BakeOne(BakeManifest manifest, List<string> weights, BakeEntry texture, string modelId, BakeOptions options,
                                       Dictionary<string, TextureGenerator> generators, BakePbr.DeviceHolder pbrDevice, int n, int count,
                                       IProgress<BakeProgress> progress, CancellationToken cancel)
         {
@@ -182,7 +186,7 @@ namespace Sd3Tex.Baking
                 var generated = new Dictionary<int, GeneratedImage>();
                 if (pending.Count > 0)
                 {
-                    var generator = GeneratorFor(manifest, merged.ClipHeads, options, generators);
+                    var generator = GeneratorFor(manifest, weights, merged.ClipHeads, options, generators);
                     var modelProblems = generator.Validate(request);
                     if (modelProblems.Count > 0) throw new GenerationRequestException(modelProblems);
                     var inner = progress == null ? null : new InnerProgress(p => progress.Report(new BakeProgress(n, count, texture.Name, p)));
@@ -224,12 +228,13 @@ namespace Sd3Tex.Baking
             return item;
         }
 
-        static TextureGenerator GeneratorFor(BakeManifest manifest, string clipHeads, BakeOptions options, Dictionary<string, TextureGenerator> cache)
+        static TextureGenerator GeneratorFor(BakeManifest manifest, List<string> weights, string clipHeads, BakeOptions options, Dictionary<string, TextureGenerator> cache)
         {
             string key = clipHeads ?? "";
             if (cache.TryGetValue(key, out var g)) return g;
             var o = options.Generator?.Clone() ?? new GeneratorOptions();
-            o.Weights = manifest.ResolvedWeights();
+            o.Weights = weights;
+            o.Model = null;
             o.Tokenizers = manifest.ResolvedTokenizers();
             o.Device = options.Device ?? manifest.Device ?? o.Device ?? "auto";
             if (clipHeads != null)
@@ -261,10 +266,10 @@ namespace Sd3Tex.Baking
         }
 
         /// <summary>The model's identity for the hash: the weight files' names and sizes (a changed model re-bakes).</summary>
-        static string ModelIdentity(BakeManifest manifest)
+        static string ModelIdentity(List<string> weights)
         {
             var sb = new StringBuilder();
-            foreach (var w in manifest.ResolvedWeights())
+            foreach (var w in weights)
             {
                 sb.Append(Checkpoints.Checkpoint.SplitRole(w, out string path));
                 sb.Append(Path.GetFileName(path.TrimEnd('/', '\\')));

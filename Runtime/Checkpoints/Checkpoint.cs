@@ -79,6 +79,8 @@ namespace Sd3Tex.Checkpoints
         readonly List<string> _unrecognized = new List<string>();
         readonly List<string> _warnings = new List<string>();
         readonly SortedSet<string> _layouts = new SortedSet<string>(StringComparer.Ordinal);
+        readonly Dictionary<Component, int> _declaredHeads = new Dictionary<Component, int>();
+        readonly Dictionary<string, string> _pendingHeads = new Dictionary<string, string>(StringComparer.Ordinal);
 
         public IReadOnlyList<SafetensorsFile> Files => _files;
         public IReadOnlyDictionary<string, Weight> Weights => _weights;
@@ -94,6 +96,7 @@ namespace Sd3Tex.Checkpoints
         public bool Contains(string name) => _weights.ContainsKey(name);
 
         /// <summary>Weights of one component, keyed by their name inside the component (prefix removed).</summary>
+        [System.Runtime.CompilerServices.MethodImpl(Sd3Tex.Json.JitHints.Optimize)]
         public IReadOnlyDictionary<string, Weight> ComponentWeights(Component c)
         {
             string prefix = PrefixOf(c);
@@ -118,6 +121,20 @@ namespace Sd3Tex.Checkpoints
             return n;
         }
 
+        /// <summary>The attention heads the files declare for a CLIP encoder (the weights do not hold them): a single
+        /// file's <c>__metadata__</c> key <c>text_encoders.clip_l.num_attention_heads</c>, a separate CLIP file's
+        /// <c>num_attention_heads</c>, or a diffusers text encoder's <c>config.json</c>; null when none is declared
+        /// (then 64-wide heads are inferred from the width, as in every released CLIP).</summary>
+        public int? DeclaredClipHeads(Component clip) => _declaredHeads.TryGetValue(clip, out int h) ? h : (int?)null;
+
+        void DeclareHeads(Component clip, string value, string source)
+        {
+            if (value == null) return;
+            if (int.TryParse(value.Trim(), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int h) && h > 0)
+                _declaredHeads[clip] = h;
+            else _warnings.Add($"{source}: num_attention_heads \"{value}\" is not a positive integer; ignored.");
+        }
+
         public bool Has(Component c)
         {
             string prefix = PrefixOf(c);
@@ -127,11 +144,23 @@ namespace Sd3Tex.Checkpoints
         /// <summary>Opens every path (files or diffusers folders). Throws <see cref="CheckpointException"/> on bad input.</summary>
         public static Checkpoint Open(params string[] paths) => Open((IEnumerable<string>)paths);
 
-        public static Checkpoint Open(IEnumerable<string> paths)
+        public static Checkpoint Open(IEnumerable<string> paths) => Open(paths, headersOnly: false);
+
+        /// <summary>
+        /// Opens every path as <see cref="Open(IEnumerable{string})"/> does, reading only the safetensors headers
+        /// (<see cref="SafetensorsFile.ReadHeader"/>): names, shapes, dtypes and metadata, so configs, families and
+        /// <see cref="CheckpointReport"/> work while no file is mapped and no tensor byte is read (reading a weight's data
+        /// throws). For listing models.
+        /// </summary>
+        public static Checkpoint OpenHeaders(IEnumerable<string> paths) => Open(paths, headersOnly: true);
+
+        bool _headersOnly;
+
+        static Checkpoint Open(IEnumerable<string> paths, bool headersOnly)
         {
             var list = paths?.ToList() ?? new List<string>();
             if (list.Count == 0) throw new CheckpointException(null, "no checkpoint paths were given. Pass a .safetensors file, several files, or a diffusers folder.");
-            var ck = new Checkpoint();
+            var ck = new Checkpoint { _headersOnly = headersOnly };
             try
             {
                 var pendingClips = new List<(string file, Dictionary<string, TensorInfo> keys, Component? role)>();
@@ -155,7 +184,7 @@ namespace Sd3Tex.Checkpoints
 
         SafetensorsFile OpenSafetensors(string path)
         {
-            var f = SafetensorsFile.Open(path);
+            var f = _headersOnly ? SafetensorsFile.ReadHeader(path) : SafetensorsFile.Open(path);
             _files.Add(f);
             return f;
         }
@@ -174,6 +203,7 @@ namespace Sd3Tex.Checkpoints
         static readonly HashSet<string> MmditRoots = new HashSet<string>
             { "joint_blocks", "x_embedder", "t_embedder", "y_embedder", "context_embedder", "pos_embed", "final_layer" };
 
+        [System.Runtime.CompilerServices.MethodImpl(Sd3Tex.Json.JitHints.Optimize)]
         static KeyKind Classify(string key)
         {
             if (key.StartsWith(MmditPrefix, StringComparison.Ordinal) || key.StartsWith("text_encoders.", StringComparison.Ordinal) ||
@@ -193,6 +223,7 @@ namespace Sd3Tex.Checkpoints
             return KeyKind.Unknown;
         }
 
+        [System.Runtime.CompilerServices.MethodImpl(Sd3Tex.Json.JitHints.Optimize)]
         void OpenFile(string path, Component? role, List<(string, Dictionary<string, TensorInfo>, Component?)> pendingClips)
         {
             var f = OpenSafetensors(path);
@@ -221,8 +252,13 @@ namespace Sd3Tex.Checkpoints
                 switch (kv.Key)
                 {
                     case KeyKind.Internal:
-                        _layouts.Add("single-file");
+                        // one file holding text encoders is the single-file layout; a diffusion model (and VAE) file
+                        // with the internal prefix, as Stability ships sd3.5_large.safetensors, is one of separate files
+                        _layouts.Add(kv.Value.Keys.Any(k => k.StartsWith("text_encoders.", StringComparison.Ordinal)) ? "single-file" : "separate-files");
                         foreach (var t in kv.Value) AddWeight(t.Key, Weight.Of(t.Key, t.Value));
+                        foreach (var clip in new[] { Component.ClipL, Component.ClipG })
+                            if (f.Metadata.TryGetValue(CheckpointWriter.SingleFileHeadsKey(clip), out string heads))
+                                DeclareHeads(clip, heads, Path.GetFileName(path));
                         break;
                     case KeyKind.Mmdit:
                         _layouts.Add("separate-files");
@@ -241,6 +277,7 @@ namespace Sd3Tex.Checkpoints
                         if (role.HasValue && role != Component.ClipL && role != Component.ClipG)
                             throw new CheckpointException(path, $"holds CLIP weights but was given the role {KeyOf(role.Value)}.");
                         pendingClips.Add((path, kv.Value, role));
+                        if (f.Metadata.TryGetValue(CheckpointWriter.HeadsKey, out string declared)) _pendingHeads[path] = declared;
                         break;
                     case KeyKind.DiffusersTransformer:
                         _layouts.Add("diffusers");
@@ -299,6 +336,7 @@ namespace Sd3Tex.Checkpoints
 
             foreach (var a in assigned)
             {
+                if (_pendingHeads.TryGetValue(a.file, out string heads)) DeclareHeads(a.role, heads, Path.GetFileName(a.file));
                 string prefix = PrefixOf(a.role);
                 foreach (var t in a.keys) AddWeight(prefix + t.Key, Weight.Of(prefix + t.Key, t.Value));
             }
@@ -341,6 +379,7 @@ namespace Sd3Tex.Checkpoints
                     foreach (var t in OpenSafetensors(file).Tensors)
                         tensors[t.Name] = t;
                 if (tensors.Count == 0) continue;
+                if (c == Component.ClipL || c == Component.ClipG) DeclareHeadsFromConfig(c, Path.Combine(dir, "config.json"));
                 switch (c)
                 {
                     case Component.Mmdit: AddAssembled(MmditPrefix, tensors, DiffusersNames.TransformerToInternal); break;
@@ -357,6 +396,19 @@ namespace Sd3Tex.Checkpoints
                         break;
                 }
             }
+        }
+
+        /// <summary>A diffusers text encoder's <c>config.json</c> <c>num_attention_heads</c> (transformers' CLIPTextConfig).</summary>
+        void DeclareHeadsFromConfig(Component clip, string config)
+        {
+            if (!File.Exists(config)) return;
+            JsonValue j;
+            try { j = JsonValue.Parse(File.ReadAllText(config)); }
+            catch (JsonException e) { _warnings.Add($"{config}: malformed JSON ({e.Message}); its num_attention_heads is ignored."); return; }
+            var heads = j.Kind == JsonKind.Object ? j["num_attention_heads"] : null;
+            if (heads == null || heads.IsNull) return;
+            DeclareHeads(clip, heads.Kind == JsonKind.Number ? heads.AsLong.ToString(System.Globalization.CultureInfo.InvariantCulture) : "?",
+                         Path.GetFileName(Path.GetDirectoryName(config)) + "/config.json");
         }
 
         /// <summary>The safetensors files of one diffusers component folder: the shards an <c>*.index.json</c> names,

@@ -20,6 +20,8 @@ namespace Sd3Tex.Checkpoints
             public object Config { get; internal set; }           // MmditConfig, ClipConfig, T5Config or VaeConfig; null on error
             public string Error { get; internal set; }            // why the config could not be inferred
             public long Parameters { get; internal set; }
+            /// <summary>Bytes of its weights as stored.</summary>
+            public long Bytes { get; internal set; }
             public SortedDictionary<string, long> DTypes { get; } = new SortedDictionary<string, long>(StringComparer.Ordinal);
             public SchemaCheck Check { get; internal set; }
         }
@@ -35,7 +37,12 @@ namespace Sd3Tex.Checkpoints
         public Part this[Component c] => _parts.TryGetValue(c, out var p) ? p : null;
         public MmditConfig Mmdit => this[Component.Mmdit]?.Config as MmditConfig;
 
-        public static CheckpointReport Build(Checkpoint ck)
+        public static CheckpointReport Build(Checkpoint ck) => Build(ck, true);
+
+        /// <summary>The report; without <paramref name="checkTensors"/> the components' configs only (no missing /
+        /// unexpected / wrongly shaped lists, <see cref="Part.Check"/> null): what listing models needs.</summary>
+        [System.Runtime.CompilerServices.MethodImpl(Sd3Tex.Json.JitHints.Optimize)]
+        public static CheckpointReport Build(Checkpoint ck, bool checkTensors)
         {
             var r = new CheckpointReport
             {
@@ -51,11 +58,12 @@ namespace Sd3Tex.Checkpoints
                 var p = new Part { Component = c };
                 foreach (var t in w.Values)
                 {
+                    p.Bytes += t.ByteLength;
                     string dt = Sd3Tex.DTypes.Name(t.DType);
                     p.DTypes.TryGetValue(dt, out long n);
                     p.DTypes[dt] = n + t.ElementCount;
                 }
-                p.Parameters = Shapes.Parameters(w, name => name != "text_model.embeddings.position_ids");
+                if (checkTensors) p.Parameters = Shapes.Parameters(w, name => name != "text_model.embeddings.position_ids");
                 try
                 {
                     switch (c)
@@ -63,23 +71,25 @@ namespace Sd3Tex.Checkpoints
                         case Component.Mmdit:
                             var m = MmditConfig.Infer(w);
                             p.Config = m;
-                            p.Check = SchemaCheck.Compare(w, m.Tensors());
+                            if (checkTensors) p.Check = SchemaCheck.Compare(w, m.Tensors());
                             break;
                         case Component.ClipL:
                         case Component.ClipG:
                             var cl = ClipConfig.Infer(w, c);
+                            int? declared = ck.DeclaredClipHeads(c);
+                            if (declared.HasValue && cl.HiddenSize % declared.Value == 0) cl.Heads = declared;
                             p.Config = cl;
-                            p.Check = SchemaCheck.Compare(w, cl.Tensors());
+                            if (checkTensors) p.Check = SchemaCheck.Compare(w, cl.Tensors());
                             break;
                         case Component.T5xxl:
                             var t5 = T5Config.Infer(w);
                             p.Config = t5;
-                            p.Check = t5.Check(w);
+                            if (checkTensors) p.Check = t5.Check(w);
                             break;
                         case Component.Vae:
                             var v = VaeConfig.Infer(w);
                             p.Config = v;
-                            p.Check = v.Check(w);
+                            if (checkTensors) p.Check = v.Check(w);
                             break;
                     }
                 }

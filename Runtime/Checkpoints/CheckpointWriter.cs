@@ -56,16 +56,32 @@ namespace Sd3Tex.Checkpoints
             [Component.Vae] = "vae.safetensors",
         };
 
+        /// <summary>The <c>__metadata__</c> key of a single file that declares a CLIP's attention heads
+        /// (<c>text_encoders.clip_l.num_attention_heads</c>); a separate CLIP file uses <see cref="HeadsKey"/>.</summary>
+        public static string SingleFileHeadsKey(Component clip) => "text_encoders." + Checkpoint.KeyOf(clip) + "." + HeadsKey;
+
+        /// <summary>The <c>__metadata__</c> key of a CLIP file declaring its attention heads, as transformers'
+        /// <c>config.json</c> names them.</summary>
+        public const string HeadsKey = "num_attention_heads";
+
         /// <summary>Writes <paramref name="tensors"/> to <paramref name="output"/> (a file for Single, a folder otherwise).
-        /// Returns the paths written.</summary>
-        public static List<string> Write(IEnumerable<TensorSource> tensors, CheckpointLayout layout, string output)
+        /// Returns the paths written. <paramref name="clipHeads"/> declares the CLIP encoders' attention heads, which the
+        /// weights do not hold (needed for CLIPs whose width is not a multiple of 64): in the <c>__metadata__</c> of the
+        /// single file (<see cref="SingleFileHeadsKey"/>) or of each separate CLIP file (<see cref="HeadsKey"/>), and in
+        /// the diffusers text encoders' <c>config.json</c> (<c>num_attention_heads</c>), where diffusers keeps them.</summary>
+        public static List<string> Write(IEnumerable<TensorSource> tensors, CheckpointLayout layout, string output,
+                                         IReadOnlyDictionary<Component, int> clipHeads = null)
         {
             var list = tensors.ToList();
+            clipHeads = clipHeads ?? new Dictionary<Component, int>();
             switch (layout)
             {
                 case CheckpointLayout.Single:
                 {
                     var w = new SafetensorsWriter();
+                    foreach (var kv in clipHeads.OrderBy(kv => kv.Key))
+                        if (list.Any(t => t.Name.StartsWith(Checkpoint.PrefixOf(kv.Key), StringComparison.Ordinal)))
+                            w.SetMetadata(SingleFileHeadsKey(kv.Key), kv.Value.ToString(System.Globalization.CultureInfo.InvariantCulture));
                     foreach (var t in list) w.Add(t.Name, t.DType, t.Shape, t.Write);
                     w.Write(output);
                     return new List<string> { output };
@@ -80,6 +96,8 @@ namespace Sd3Tex.Checkpoints
                         // the diffusion model keeps its prefix, as in Stability's sd3.5_large.safetensors; the encoders
                         // drop theirs, as in clip_l.safetensors / t5xxl_fp16.safetensors; the VAE file uses LDM names
                         string strip = group.Key == Component.Mmdit ? "" : Checkpoint.PrefixOf(group.Key);
+                        if (clipHeads.TryGetValue(group.Key, out int heads))
+                            w.SetMetadata(HeadsKey, heads.ToString(System.Globalization.CultureInfo.InvariantCulture));
                         foreach (var t in group.Value) w.Add(t.Name.Substring(strip.Length), t.DType, t.Shape, t.Write);
                         string path = Path.Combine(output, SeparateFileNames[group.Key]);
                         w.Write(path);
@@ -88,7 +106,7 @@ namespace Sd3Tex.Checkpoints
                     return written;
                 }
                 default:
-                    return DiffusersWriter.Write(GroupByComponent(list), output);
+                    return DiffusersWriter.Write(GroupByComponent(list), output, clipHeads);
             }
         }
 

@@ -55,7 +55,7 @@ namespace Sd3Tex.Checkpoints
         }
 
         /// <summary><c>CLIPTextModelWithProjection</c>'s <c>CLIPTextConfig</c>.</summary>
-        public static JsonValue Clip(IReadOnlyDictionary<string, long[]> s, Component role)
+        public static JsonValue Clip(IReadOnlyDictionary<string, long[]> s, Component role, int? heads = null)
         {
             long? width = Dim(s, "text_model.embeddings.token_embedding.weight", 1);
             return JsonValue.NewObject()
@@ -66,8 +66,8 @@ namespace Sd3Tex.Checkpoints
                 .Set("layer_norm_eps", 1e-5)
                 .SetIf("max_position_embeddings", Dim(s, "text_model.embeddings.position_embedding.weight", 0))
                 .Set("model_type", "clip_text_model")
-                // heads are not in the weights; real CLIPs use 64-wide heads
-                .SetIf("num_attention_heads", width % 64 == 0 ? width / 64 : null)
+                // heads are not in the weights: the declared ones, else the 64-wide heads of real CLIPs
+                .SetIf("num_attention_heads", heads.HasValue ? heads.Value : width % 64 == 0 ? width / 64 : null)
                 .Set("num_hidden_layers", Count(s.Keys, "text_model.encoder.layers."))
                 .SetIf("projection_dim", Dim(s, "text_projection.weight", 0))
                 .SetIf("vocab_size", Dim(s, "text_model.embeddings.token_embedding.weight", 0));

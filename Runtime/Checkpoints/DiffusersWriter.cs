@@ -24,9 +24,11 @@ namespace Sd3Tex.Checkpoints
         public const long MaxShardBytes = 5L << 30;
 
         /// <summary>Writes <paramref name="components"/> (tensors under their internal names, as grouped by
-        /// <see cref="CheckpointWriter.GroupByComponent"/>) into <paramref name="folder"/>. Returns the files written.
+        /// <see cref="CheckpointWriter.GroupByComponent"/>) into <paramref name="folder"/>; <paramref name="clipHeads"/> go
+        /// into the text encoders' <c>config.json</c> (<c>num_attention_heads</c>). Returns the files written.
         /// Throws <see cref="ArgumentException"/> when a tensor has no diffusers name.</summary>
-        public static List<string> Write(SortedDictionary<Component, List<TensorSource>> components, string folder)
+        public static List<string> Write(SortedDictionary<Component, List<TensorSource>> components, string folder,
+                                         IReadOnlyDictionary<Component, int> clipHeads = null)
         {
             Directory.CreateDirectory(folder);
             var written = new List<string>();
@@ -46,7 +48,9 @@ namespace Sd3Tex.Checkpoints
                 if (clip == null) continue;
                 string dir = Path.Combine(folder, sub);
                 written.Add(WriteFile(Path.Combine(dir, "model.safetensors"), Renamed(clip, c)));
-                written.Add(WriteJson(Path.Combine(dir, "config.json"), DiffusersConfigs.Clip(Shapes(clip, c), c)));
+                int heads = 0;
+                bool declared = clipHeads != null && clipHeads.TryGetValue(c, out heads);
+                written.Add(WriteJson(Path.Combine(dir, "config.json"), DiffusersConfigs.Clip(Shapes(clip, c), c, declared ? heads : (int?)null)));
             }
             var t5 = Of(Component.T5xxl);
             if (t5 != null)

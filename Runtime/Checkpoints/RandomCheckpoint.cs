@@ -30,7 +30,8 @@ namespace Sd3Tex.Checkpoints
     /// <item><c>tiny</c>: the structure of the tiny golden fixtures (an SD3-Medium-style MMDiT of depth 2 and width 128,
     /// CLIPs of widths 24 and 40 with the real 49408-token vocabulary and 77 positions, a 2-layer T5 of width 96 with the
     /// real 32128-token vocabulary, a VAE of base width 32), so it runs through the whole pipeline in seconds with the
-    /// real tokenizers. Its CLIP widths are not multiples of 64: pass <c>--clip-heads 2,2</c>;</item>
+    /// real tokenizers. Its CLIP widths are not multiples of 64: the files declare the heads (2, 2; see
+    /// <see cref="ClipHeads"/>);</item>
     /// <item><c>sd3-medium</c>, <c>sd3.5-medium</c> (MMDiT-X), <c>sd3.5-large</c>: the released shapes, with the
     /// released CLIP-L (768 wide, 12 layers), CLIP-G (1280, 32), T5-XXL (4096, 24) and the SD3 VAE.</item>
     /// </list>
@@ -90,6 +91,14 @@ namespace Sd3Tex.Checkpoints
             var vae = new VaeConfig { LatentChannels = 16, OutChannels = 3, BaseChannels = 32, ChannelMult = new[] { 1, 1, 2, 2 }, BlocksPerLevel = 3 };
             return new RandomCheckpoint("tiny", mmdit, clipL, clipG, t5, vae);
         }
+
+        /// <summary>The CLIP encoders' attention heads, which the weights do not hold: written into the checkpoint
+        /// (<see cref="CheckpointWriter.Write"/>) so that nothing has to be passed to use it.</summary>
+        public IReadOnlyDictionary<Component, int> ClipHeads => new Dictionary<Component, int>
+        {
+            [Component.ClipL] = ClipL.Heads ?? ClipL.HiddenSize / 64,
+            [Component.ClipG] = ClipG.Heads ?? ClipG.HiddenSize / 64,
+        };
 
         /// <summary>The tensors of one component (names inside the component), as the single-file checkpoints and the
         /// tiny fixtures carry them: CLIPs with position_ids and text_projection but no logit_scale, T5 with

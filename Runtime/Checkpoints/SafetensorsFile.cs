@@ -65,6 +65,19 @@ namespace Sd3Tex.Checkpoints
         /// <summary>Opens and validates a file. Throws <see cref="CheckpointFormatException"/> naming the file and problem.</summary>
         public static SafetensorsFile Open(string path)
         {
+            var file = ReadHeader(path);
+            file.MapData();
+            return file;
+        }
+
+        /// <summary>
+        /// Reads and validates only the header (the 8-byte length and the JSON): names, dtypes, shapes, offsets and
+        /// <see cref="Metadata"/>, with the same checks as <see cref="Open"/> against the file's length. Nothing is
+        /// memory-mapped and no tensor byte is read: the data accessors throw <see cref="InvalidOperationException"/>.
+        /// For listing and inspecting checkpoints without touching gigabytes.
+        /// </summary>
+        public static SafetensorsFile ReadHeader(string path)
+        {
             if (path == null) throw new ArgumentNullException(nameof(path));
             if (Directory.Exists(path))
                 throw new CheckpointException(path, "is a folder, not a .safetensors file.");
@@ -95,9 +108,15 @@ namespace Sd3Tex.Checkpoints
 
             var file = new SafetensorsFile(path, length, header.Length);
             file.ParseHeader(header);
-            file.MapData();
             return file;
         }
+
+        /// <summary>False for a file opened with <see cref="ReadHeader"/> (and after <see cref="Dispose"/>).</summary>
+        public bool IsMapped => _base != null;
+
+        static long _mapsCreated;
+        /// <summary>How many files this process has memory-mapped (a diagnostic: listing checkpoints maps none).</summary>
+        internal static long MapsCreated => System.Threading.Interlocked.Read(ref _mapsCreated);
 
         static void ReadExactly(Stream s, byte[] buffer, int count)
         {
@@ -120,6 +139,7 @@ namespace Sd3Tex.Checkpoints
         static CheckpointFormatException Bad(string path, string message, Exception inner = null)
             => new CheckpointFormatException(path, message, inner);
 
+        [System.Runtime.CompilerServices.MethodImpl(Sd3Tex.Json.JitHints.Optimize)]
         void ParseHeader(byte[] header)
         {
             JsonValue root;
@@ -166,6 +186,7 @@ namespace Sd3Tex.Checkpoints
             }
         }
 
+        [System.Runtime.CompilerServices.MethodImpl(Sd3Tex.Json.JitHints.Optimize)]
         TensorInfo ParseTensor(string name, JsonValue v, long dataLength)
         {
             if (v.Kind != JsonKind.Object) throw Bad(Path, $"tensor \"{name}\": its header entry is not an object.");
@@ -207,9 +228,11 @@ namespace Sd3Tex.Checkpoints
 
         void MapData()
         {
+            _mapped = true;
             if (DataLength == 0) return;
             try
             {
+                System.Threading.Interlocked.Increment(ref _mapsCreated);
                 _map = MemoryMappedFile.CreateFromFile(
                     new FileStream(Path, FileMode.Open, FileAccess.Read, FileShare.Read), null, 0,
                     MemoryMappedFileAccess.Read, HandleInheritability.None, false);
@@ -254,9 +277,11 @@ namespace Sd3Tex.Checkpoints
                 catch (EntryPointNotFoundException) { return false; }
             }
         }
+        bool _mapped;
 
         void CheckOpen()
         {
+            if (!_mapped) throw new InvalidOperationException($"{Path} was opened for its header only (SafetensorsFile.ReadHeader): its tensor data cannot be read.");
             if (_base == null && DataLength > 0) throw new ObjectDisposedException(Path);
         }
 

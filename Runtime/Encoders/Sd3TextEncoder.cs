@@ -73,9 +73,11 @@ namespace Sd3Tex.Encoders
             }
         }
 
-        /// <summary>One CLIP encoder of the checkpoint, on the device or (device null) the reference.</summary>
+        /// <summary>One CLIP encoder of the checkpoint, on the device or (device null) the reference. Heads: the given
+        /// ones, else those the files declare (<see cref="Checkpoint.DeclaredClipHeads"/>), else inferred from the width.</summary>
         public static IClipEncoder OpenClip(Checkpoint checkpoint, Component role, ComputeDevice device, int? heads)
         {
+            heads = heads ?? checkpoint.DeclaredClipHeads(role);
             var w = checkpoint.ComponentWeights(role);
             return device == null ? (IClipEncoder)new ReferenceClip(w, role, heads) : new ClipEncoder(w, role, device, heads);
         }

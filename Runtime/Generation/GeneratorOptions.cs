@@ -19,8 +19,15 @@ namespace Sd3Tex.Generation
         /// <summary>The weights: a single-file checkpoint (<c>sd3*_*.safetensors</c>), separate files (the MMDiT, clip_l,
         /// clip_g, t5xxl and VAE files, in any order; <c>clip_g=PATH</c> names a role), or a diffusers model folder.</summary>
         public IList<string> Weights { get; set; } = new List<string>();
+        /// <summary>Instead of <see cref="Weights"/>: the name (or a unique prefix) of a model the
+        /// <see cref="Checkpoints.ModelCatalog"/> finds in <see cref="ModelSearch"/> (<c>sd3tex models</c> lists them),
+        /// opened with the encoders and VAE found with it.</summary>
+        public string Model { get; set; }
+        /// <summary>Where <see cref="Model"/> is looked for; null: <see cref="Checkpoints.ModelSearch.FromEnvironment"/>.</summary>
+        public Checkpoints.ModelSearch ModelSearch { get; set; }
         /// <summary>The tokenizer folder (<c>clip/vocab.json</c>, <c>clip/merges.txt</c>, <c>t5/tokenizer.json</c>, or a
-        /// diffusers folder); null uses a diffusers folder among <see cref="Weights"/>.</summary>
+        /// diffusers folder); null uses a diffusers folder among <see cref="Weights"/> that has tokenizer files, else the
+        /// tokenizers bundled with the package (<see cref="Text.PackageTokenizers"/>).</summary>
         public string Tokenizers { get; set; }
         /// <summary><c>auto</c> (CUDA, then OpenCL, then the CPU), <c>cuda[:N]</c>, <c>opencl[:N]</c>, <c>cpu</c>, or
         /// <c>reference</c> (the plain C# reference implementation: slow, for checking).</summary>

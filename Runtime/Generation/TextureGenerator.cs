@@ -142,6 +142,11 @@ namespace Sd3Tex.Generation
         {
             if (options == null) throw new ArgumentNullException(nameof(options));
             options = options.Clone();
+            if (!string.IsNullOrWhiteSpace(options.Model))
+            {
+                if (options.Weights.Count > 0) throw new ArgumentException("give the weights or a model name, not both.");
+                options.Weights = ModelCatalog.Scan(options.ModelSearch).Resolve(options.Model).Weights();
+            }
             if (options.Weights.Count == 0)
                 throw new ArgumentException("no weights given: name the model's .safetensors file(s) or its diffusers folder.");
             var tokenizer = FindTokenizers(options.Tokenizers, options.Weights);
@@ -189,15 +194,27 @@ namespace Sd3Tex.Generation
         public static Task<TextureGenerator> OpenAsync(GeneratorOptions options, IProgress<GenerationProgress> progress = null, CancellationToken cancel = default)
             => Task.Run(() => Open(options, progress, cancel), cancel);
 
-        /// <summary>The tokenizers in <paramref name="folder"/>, else those of a diffusers folder among the weights.</summary>
+        /// <summary>The tokenizers in <paramref name="folder"/>; else those of a diffusers folder among the weights when it
+        /// has tokenizer files; else the ones bundled with the package (<see cref="PackageTokenizers"/>).</summary>
         public static Sd3Tokenizer FindTokenizers(string folder, IEnumerable<string> weights)
         {
-            if (!string.IsNullOrEmpty(folder)) return Sd3Tokenizer.Load(folder);
-            string diffusers = DiffusersFolder(weights);
-            if (diffusers != null) return Sd3Tokenizer.Load(diffusers);
-            throw new TokenizerFileNotFoundException(
-                "no tokenizers: name a folder holding clip/vocab.json, clip/merges.txt and t5/tokenizer.json (or t5/spiece.model), " +
-                "or use a diffusers model folder (tokenizer/, tokenizer_3/). " + TokenizerFileNotFoundException.WhereToGetThem, folder ?? "");
+            string path = TokenizerFolder(folder, weights);
+            return path == PackageTokenizers.Find() ? PackageTokenizers.Load() : Sd3Tokenizer.Load(path);
+        }
+
+        /// <summary>The folder <see cref="FindTokenizers"/> loads: <paramref name="folder"/>, a diffusers folder among the
+        /// weights that has tokenizer files, or the package's bundled one.</summary>
+        public static string TokenizerFolder(string folder, IEnumerable<string> weights)
+        {
+            if (!string.IsNullOrEmpty(folder)) return folder;
+            foreach (var w in weights ?? Enumerable.Empty<string>())
+            {
+                Checkpoint.SplitRole(w, out string path);
+                if (File.Exists(Path.Combine(path, "model_index.json")) && Sd3Tokenizer.HasTokenizerFiles(path)) return path;
+            }
+            return PackageTokenizers.Find() ?? throw new TokenizerFileNotFoundException(
+                "no tokenizers: the files bundled with the package (Tokenizers~/) are missing; reinstall the package, or name a folder holding " +
+                "clip/vocab.json, clip/merges.txt and t5/tokenizer.json (or t5/spiece.model). " + TokenizerFileNotFoundException.WhereToGetThem, folder ?? "");
         }
 
         /// <summary>The first diffusers model folder (one holding <c>model_index.json</c>) among the weights, or null.</summary>
@@ -298,8 +315,8 @@ namespace Sd3Tex.Generation
         IMmditModel LoadTransformer() => Guard("transformer", () =>
         {
             var w = _checkpoint.ComponentWeights(Component.Mmdit);
-            if (_device == null) return (IMmditModel)new ReferenceMmdit(w);
-            return new DeviceMmdit(w, _device) { AllowLargeGrid = _options.AllowLargeGrid };
+            if (_device == null) return (IMmditModel)new CheckedMmdit(new ReferenceMmdit(w));
+            return new DeviceMmdit(w, _device) { AllowLargeGrid = _options.AllowLargeGrid, CheckFinite = true };
         });
 
         IVaeDecoder LoadDecoder() => Guard("decoder", () =>
@@ -307,6 +324,25 @@ namespace Sd3Tex.Generation
             var w = _checkpoint.ComponentWeights(Component.Vae);
             return _device == null ? (IVaeDecoder)new ReferenceVae(w) : new VaeDecoder(w, _device);
         });
+
+        /// <summary>The plain C# reference transformer with its (host) output checked for NaN / Inf, as DeviceMmdit
+        /// checks its output on the device.</summary>
+        sealed class CheckedMmdit : IMmditModel
+        {
+            readonly IMmditModel _inner;
+            public CheckedMmdit(IMmditModel inner) { _inner = inner; }
+            public MmditConfig Config => _inner.Config;
+
+            public float[] Forward(float[] x, int batch, int height, int width, float[] timestep, float[] y, float[] context, int contextTokens)
+            {
+                var v = _inner.Forward(x, batch, height, width, timestep, y, context, contextTokens);
+                long bad = FiniteCheck.CountNonFinite(v);
+                if (bad > 0) throw new NonFiniteValuesException("transformer", bad, v.Length);
+                return v;
+            }
+
+            public void Dispose() => _inner.Dispose();
+        }
 
         void FreeModels()
         {
@@ -430,13 +466,21 @@ namespace Sd3Tex.Generation
                 tracker.Report(GenerationStage.Sampling, i, 0);
                 tracker.BeginSampling();
                 float[] final;
+                int stepsDone = 0;
                 try
                 {
                     final = Guard("transformer", () => Samplers.Sample(rr.Sampler, denoiser, Samplers.NoiseScaling(sigmas[0], noise), sigmas, (step, x) =>
                 {
+                        stepsDone = step + 1;
                         cap?.LatentsPerStep.Add((float[])x.Clone());
                         tracker.StepDone(i, step + 1);
                     }, cancel));
+                }
+                catch (NonFiniteValuesException e)
+                {
+                    // the transformer's output, checked on the device after every call (DeviceMmdit.CheckFinite)
+                    throw Numerics(NumericsStage.Step, stepsDone + 1, steps, "transformer (MMDiT)" + (count > 1 ? $", image {i + 1} of {count}" : ""),
+                                   Component.Mmdit, e.Count, e.Total, e);
                 }
                 finally { tracker.EndSampling(); }
                 samplingTime += sw.Elapsed;
@@ -491,6 +535,7 @@ namespace Sd3Tex.Generation
             var options = new VaeDecodeOptions { Seamless = req.Seamless, TileSize = _options.VaeTileSize };
             if (_options.MemoryBudget > 0) options.MemoryBudget = Math.Max(1, _options.MemoryBudget - (Resident ? EncoderBytes + TransformerBytes : 0));
             var decoded = Guard("decoder", () => VaeTiling.Decode(_vae, latent, 1, rr.LatentHeight, rr.LatentWidth, options));
+            CheckFinite(decoded.Data, null, NumericsStage.Decoding, 0, 0, "decoder (VAE)", Component.Vae);
             timings.Decoding += sw.Elapsed;
             tracker.DecodeDone(index, sw.Elapsed);
             return new GeneratedImage(index, req.Seed + index, ImageRgba8.FromVaeImage(decoded), decoded, Parameters(rr, index), cap);
@@ -512,10 +557,29 @@ namespace Sd3Tex.Generation
             return p;
         }
 
-        static Sd3Conditioning Encode(Sd3TextEncoder encoder, TokenizedPrompt t, bool useT5)
+        /// <summary>The conditioning of one prompt; every encoder's output is checked for NaN / Inf.</summary>
+        Sd3Conditioning Encode(Sd3TextEncoder encoder, TokenizedPrompt t, bool useT5)
         {
             var t5 = useT5 ? ToInt(t.T5) : null;
-            return encoder.Encode(ToInt(t.ClipL), ToInt(t.ClipG), t5, 1, useT5 ? t.T5.Length : 0);
+            var all = encoder.EncodeAll(ToInt(t.ClipL), ToInt(t.ClipG), t5, 1, useT5 ? t.T5.Length : 0);
+            CheckFinite(all.ClipL.Penultimate, all.ClipL.Pooled, NumericsStage.Encoding, 0, 0, "CLIP-L", Component.ClipL);
+            CheckFinite(all.ClipG.Penultimate, all.ClipG.PooledProjected ?? all.ClipG.Pooled, NumericsStage.Encoding, 0, 0, "CLIP-G", Component.ClipG);
+            if (all.T5Hidden != null) CheckFinite(all.T5Hidden, null, NumericsStage.Encoding, 0, 0, "T5-XXL", Component.T5xxl);
+            return all.Conditioning;
+        }
+
+        /// <summary>Throws <see cref="GenerationNumericsException"/> when a host output holds NaN or ±Inf.</summary>
+        void CheckFinite(float[] a, float[] b, NumericsStage stage, int step, int steps, string component, Component weights)
+        {
+            long bad = FiniteCheck.CountNonFinite(a) + FiniteCheck.CountNonFinite(b);
+            if (bad > 0) throw Numerics(stage, step, steps, component, weights, bad, (a?.LongLength ?? 0) + (b?.LongLength ?? 0), null);
+        }
+
+        GenerationNumericsException Numerics(NumericsStage stage, int step, int steps, string component, Component weights, long count, long total, Exception inner)
+        {
+            bool f16 = _checkpoint.ComponentWeights(weights).Values.Any(w => w.DType == DType.F16);
+            return new GenerationNumericsException(stage, step, steps, component, count, total,
+                GenerationNumericsException.Remedy(f16, _device == null || _device.Kind == DeviceKind.Cpu), inner);
         }
 
         static int[] ToInt(long[] ids)

@@ -8,6 +8,15 @@ namespace Sd3Tex.Json
     public enum JsonKind { Null, Bool, Number, String, Array, Object }
 
     /// <summary>Thrown for malformed JSON; the message gives the offset and what was expected.</summary>
+    /// <summary>Code-generation hints for the parsing and inspection paths that short-lived tools run over megabytes of
+    /// safetensors headers (<c>sd3tex models</c>, <c>inspect</c>).</summary>
+    internal static class JitHints
+    {
+        /// <summary><c>MethodImplOptions.AggressiveOptimization</c> (512; .NET Standard 2.1 does not name it): compiled
+        /// optimised at once instead of tier 0 first. Runtimes that do not know it (Mono) ignore it.</summary>
+        public const System.Runtime.CompilerServices.MethodImplOptions Optimize = (System.Runtime.CompilerServices.MethodImplOptions)512;
+    }
+
     public sealed class JsonException : FormatException
     {
         public long Offset { get; }
@@ -107,6 +116,8 @@ namespace Sd3Tex.Json
             catch (DecoderFallbackException e) { throw new JsonException("invalid UTF-8", e.Index); }
         }
 
+        /// <summary>The parse methods skip tiered compilation (AggressiveOptimization): a short-lived tool parsing
+        /// megabytes of safetensors headers would otherwise run them unoptimised.</summary>
         struct Parser
         {
             readonly string _s;
@@ -115,6 +126,7 @@ namespace Sd3Tex.Json
 
             public Parser(string s, int maxDepth) { _s = s; _maxDepth = maxDepth; Pos = 0; }
 
+            [System.Runtime.CompilerServices.MethodImpl(Sd3Tex.Json.JitHints.Optimize)]
             public void SkipWs()
             {
                 while (Pos < _s.Length)
@@ -127,6 +139,7 @@ namespace Sd3Tex.Json
 
             JsonException Error(string what) => new JsonException(what, Pos);
 
+            [System.Runtime.CompilerServices.MethodImpl(Sd3Tex.Json.JitHints.Optimize)]
             public JsonValue ParseValue(int depth)
             {
                 if (depth > _maxDepth) throw Error($"nesting deeper than {_maxDepth}");
@@ -154,6 +167,7 @@ namespace Sd3Tex.Json
                 Pos += word.Length;
             }
 
+            [System.Runtime.CompilerServices.MethodImpl(Sd3Tex.Json.JitHints.Optimize)]
             JsonValue ParseObject(int depth)
             {
                 var o = NewObject();
@@ -179,6 +193,7 @@ namespace Sd3Tex.Json
                 }
             }
 
+            [System.Runtime.CompilerServices.MethodImpl(Sd3Tex.Json.JitHints.Optimize)]
             JsonValue ParseArray(int depth)
             {
                 var a = NewArray();
@@ -196,6 +211,7 @@ namespace Sd3Tex.Json
                 }
             }
 
+            [System.Runtime.CompilerServices.MethodImpl(Sd3Tex.Json.JitHints.Optimize)]
             string ParseString()
             {
                 Pos++; // opening quote
@@ -249,6 +265,7 @@ namespace Sd3Tex.Json
             static int HexValue(char c) =>
                 c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
 
+            [System.Runtime.CompilerServices.MethodImpl(Sd3Tex.Json.JitHints.Optimize)]
             JsonValue ParseNumber()
             {
                 int start = Pos;
@@ -269,6 +286,13 @@ namespace Sd3Tex.Json
                     if (Pos < _s.Length && (_s[Pos] == '+' || _s[Pos] == '-')) Pos++;
                     if (Pos >= _s.Length || !(_s[Pos] >= '0' && _s[Pos] <= '9')) throw Error("bad number");
                     while (Pos < _s.Length && _s[Pos] >= '0' && _s[Pos] <= '9') Pos++;
+                }
+                if (isInt && Pos - start <= 18)
+                {
+                    // the common case (shapes, offsets): digits straight to a long, no substring
+                    long v = 0;
+                    for (int i = _s[start] == '-' ? start + 1 : start; i < Pos; i++) v = v * 10 + (_s[i] - '0');
+                    return From(_s[start] == '-' ? -v : v);
                 }
                 string text = _s.Substring(start, Pos - start);
                 if (isInt && long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long l))

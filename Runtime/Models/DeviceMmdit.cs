@@ -49,6 +49,12 @@ namespace Sd3Tex.Models
         /// <summary>Allow patch grids beyond the 192 × 192 the models were trained on.</summary>
         public bool AllowLargeGrid { get; set; }
 
+        /// <summary>When set, every forward counts the NaN / ±Inf values of its output on the device before copying it
+        /// (<see cref="FiniteCheck"/>: one small reduction, a read-back of at most 1 KB) and throws
+        /// <see cref="NonFiniteValuesException"/> when there are any.</summary>
+        public bool CheckFinite { get; set; }
+        FiniteCheck _finite;
+
         /// <summary>When set, intermediates named as in the mmdit fixture are copied to the host after each forward.</summary>
         public bool Capture { get; set; }
         public Dictionary<string, float[]> Captured { get; } = new Dictionary<string, float[]>(StringComparer.Ordinal);
@@ -250,6 +256,11 @@ namespace Sd3Tex.Models
             Keep("final_tokens", ws.Final.View, (long)batch * tx * outF);
             int outLen = batch * cfg.OutChannels * height * width;
             _shape.Unpatchify(ws.Final.View, ws.Out.View, batch, cfg.OutChannels, height, width, p);
+            if (CheckFinite)
+            {
+                long bad = (_finite = _finite ?? new FiniteCheck(_device)).CountNonFinite(ws.Out.View, outLen);
+                if (bad > 0) throw new NonFiniteValuesException("transformer", bad, outLen);
+            }
             var result = new float[outLen];
             ws.Out.View.SubView(0, outLen).CopyToCPU(result);
             if (Capture) Captured["out"] = (float[])result.Clone();
@@ -346,6 +357,8 @@ namespace Sd3Tex.Models
 
         void DisposeBuffers()
         {
+            _finite?.Dispose();
+            _finite = null;
             _ws?.Dispose();
             _ws = null;
             _weights.Dispose();

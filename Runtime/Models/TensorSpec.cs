@@ -34,6 +34,7 @@ namespace Sd3Tex.Models
             => Compare(Shapes.Of(weights), specs, optionalPrefixes);
 
         /// <summary>The same on names and shapes alone.</summary>
+        [System.Runtime.CompilerServices.MethodImpl(Sd3Tex.Json.JitHints.Optimize)]
         public static SchemaCheck Compare(IReadOnlyDictionary<string, long[]> weights, IEnumerable<TensorSpec> specs, params string[] optionalPrefixes)
         {
             var r = new SchemaCheck();
@@ -66,6 +67,7 @@ namespace Sd3Tex.Models
         public static long[] Of(IReadOnlyDictionary<string, long[]> w, string name) => w.TryGetValue(name, out var t) ? t : null;
 
         /// <summary>Names and shapes of weights: all that config inference needs.</summary>
+        [System.Runtime.CompilerServices.MethodImpl(Sd3Tex.Json.JitHints.Optimize)]
         public static IReadOnlyDictionary<string, long[]> Of(IReadOnlyDictionary<string, Weight> w)
         {
             var r = new Dictionary<string, long[]>(StringComparer.Ordinal);
@@ -87,6 +89,7 @@ namespace Sd3Tex.Models
         }
 
         /// <summary>Distinct integer indices N of names "prefix.N.…", sorted.</summary>
+        [System.Runtime.CompilerServices.MethodImpl(Sd3Tex.Json.JitHints.Optimize)]
         public static List<int> Indices(IEnumerable<string> names, string prefix)
         {
             var set = new SortedSet<int>();
@@ -101,6 +104,7 @@ namespace Sd3Tex.Models
             return set.ToList();
         }
 
+        [System.Runtime.CompilerServices.MethodImpl(Sd3Tex.Json.JitHints.Optimize)]
         public static long Parameters(IReadOnlyDictionary<string, Weight> w, Func<string, bool> counted = null)
         {
             long n = 0;

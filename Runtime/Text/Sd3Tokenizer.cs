@@ -80,6 +80,17 @@ namespace Sd3Tex.Text
             return new Sd3Tokenizer(clipL, clipG, LoadT5(P("tokenizer_3")));
         }
 
+        /// <summary>Whether <paramref name="folder"/> holds tokenizer files of its own (a diffusers folder's
+        /// <c>tokenizer/</c> or <c>tokenizer_2/</c> vocabulary, or a <c>clip/</c> folder); diffusers folders written
+        /// without them (as <c>save_pretrained</c> of a pipeline without tokenizers does) have none.</summary>
+        public static bool HasTokenizerFiles(string folder)
+        {
+            if (string.IsNullOrEmpty(folder) || !Directory.Exists(folder)) return false;
+            foreach (var sub in new[] { "tokenizer", "tokenizer_2", "clip" })
+                if (File.Exists(Path.Combine(folder, sub, "vocab.json"))) return true;
+            return false;
+        }
+
         static T5Tokenizer LoadT5(string dir)
         {
             string json = Path.Combine(dir, "tokenizer.json"), model = Path.Combine(dir, "spiece.model");

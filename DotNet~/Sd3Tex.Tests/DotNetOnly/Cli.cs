@@ -45,6 +45,28 @@ static class Cli
         return j;
     }
 
+    /// <summary>Runs the built tool as its own process (dotnet sd3tex.dll ...) in <paramref name="workingDirectory"/> with
+    /// <paramref name="environment"/> set (a null value removes the variable), for what an in-process run cannot give:
+    /// environment variables, the current folder.</summary>
+    public static (int code, string stdout, string stderr) Process(IDictionary<string, string> environment, string workingDirectory, params string[] args)
+    {
+        var psi = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        psi.ArgumentList.Add(ToolDll);
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        if (workingDirectory != null) psi.WorkingDirectory = workingDirectory;
+        foreach (var kv in environment ?? new Dictionary<string, string>())
+        {
+            if (kv.Value == null) psi.Environment.Remove(kv.Key);
+            else psi.Environment[kv.Key] = kv.Value;
+        }
+        using var p = System.Diagnostics.Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        if (!p.WaitForExit(180_000)) { p.Kill(entireProcessTree: true); NUnit.Framework.Assert.Fail("sd3tex " + string.Join(" ", args) + " ran for more than 3 minutes"); }
+        p.WaitForExit();
+        return (p.ExitCode, stdout.Result, stderr.Result);
+    }
+
     /// <summary>The path of the built tool, for tests that need a real process (dotnet sd3tex.dll ...).</summary>
     public static string ToolDll => Path.Combine(Path.GetDirectoryName(typeof(Program).Assembly.Location)!, "sd3tex.dll");
 }

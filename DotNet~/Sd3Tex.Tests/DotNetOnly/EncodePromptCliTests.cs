@@ -29,17 +29,22 @@ public sealed class EncodePromptCliTests
         return e.ToString();
     }
 
-    [TestCase(false, "reference")]
-    [TestCase(true, "reference")]
-    [TestCase(false, "cpu")]
-    public void PromptMatchesThePipelineFixture(bool noT5, string device)
+    [TestCase(false, "reference", true, true)]
+    [TestCase(true, "reference", true, true)]
+    [TestCase(false, "cpu", true, true)]
+    // without --tokenizers: the ones bundled with the package
+    [TestCase(false, "cpu", false, true)]
+    // the text encoders alone: --no-t5 makes the context as wide as T5's hidden size (96), as generate does through the
+    // transformer's context_dim
+    [TestCase(true, "cpu", true, false)]
+    public void PromptMatchesThePipelineFixture(bool noT5, string device, bool tokenizers, bool withTransformer)
     {
         const string P = "pipeline-tiny";
         string outPath = Path.Combine(_dir, "cond.safetensors");
         var args = new System.Collections.Generic.List<string> { "encode", "--weights" };
-        args.AddRange(Weights);
-        args.AddRange(new[] { "--prompt", "a photo of a cat", "--tokenizers", Path.Combine(TestPaths.Shared, "tokenizers"),
-                              "--clip-heads", "2,2", "--device", device, "--output", outPath });
+        args.AddRange(withTransformer ? Weights : Weights[1..]);
+        args.AddRange(new[] { "--prompt", "a photo of a cat", "--clip-heads", "2,2", "--device", device, "--output", outPath });
+        if (tokenizers) args.AddRange(new[] { "--tokenizers", Path.Combine(TestPaths.Shared, "tokenizers") });
         if (noT5) args.Add("--no-t5");
         TestContext.Progress.WriteLine("  " + Run(args.ToArray()).Trim().Replace("\n", "\n  "));
         using var f = SafetensorsFile.Open(outPath);
@@ -55,13 +60,13 @@ public sealed class EncodePromptCliTests
     }
 
     [Test]
-    public void WithoutTokenizersTheErrorSaysWhatToGive()
+    public void AMissingTokenizerFolderIsNamed()
     {
         var e = new StringWriter();
         var args = new System.Collections.Generic.List<string> { "encode", "--weights" };
         args.AddRange(Weights);
-        args.AddRange(new[] { "--prompt", "x", "--output", Path.Combine(_dir, "c.safetensors") });
-        Assert.That(Program.Run(args.ToArray(), new StringWriter(), e), Is.EqualTo(2));
-        Assert.That(e.ToString(), Does.Contain("--tokenizers"));
+        args.AddRange(new[] { "--prompt", "x", "--tokenizers", Path.Combine(_dir, "nowhere"), "--output", Path.Combine(_dir, "c.safetensors") });
+        Assert.That(Program.Run(args.ToArray(), new StringWriter(), e), Is.EqualTo(1));
+        Assert.That(e.ToString(), Does.Contain("tokenizer folder not found").And.Contain("nowhere"));
     }
 }

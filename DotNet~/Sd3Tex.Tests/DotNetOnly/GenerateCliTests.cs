@@ -48,10 +48,11 @@ public sealed class GenerateCliTests
     [Test]
     public void GivenNoiseReproducesThePipelineFixturesImage()
     {
-        // pipeline-tiny: "a photo of a cat", 4 Euler steps, CFG 4, shift 3, latent 8 × 12 (96 × 64 pixels)
+        // pipeline-tiny: "a photo of a cat", 4 Euler steps, CFG 4, shift 3, latent 8 × 12 (96 × 64 pixels); the size
+        // is not given: the noise tensor [1, 16, 8, 12] says it
         string output = Path.Combine(_dir, "cat.png");
         var (code, _, stderr) = Cli.Run(Cli.Generate("--prompt", "a photo of a cat", "--steps", "4", "--cfg", "4", "--shift", "3", "--sampler", "euler",
-            "--width", "96", "--height", "64", "--noise", TestPaths.Fixture("pipeline-tiny", "inputs.safetensors"), "--output", output));
+            "--noise", TestPaths.Fixture("pipeline-tiny", "inputs.safetensors"), "--output", output));
         Assert.That(code, Is.EqualTo(0), stderr);
         var png = PngReader.Read(output);
         var planar = png.Image.ToPlanar(3);
@@ -60,6 +61,24 @@ public sealed class GenerateCliTests
         for (int i = 0; i < expected.Length; i++) worst = Math.Max(worst, (int)Math.Abs(expected[i] - planar[i]));
         Assert.That(worst, Is.LessThanOrEqualTo(1));
         Assert.That(GenerationParameters.FromPng(png).Extra.Any(kv => kv.Key == "Noise"), Is.True);
+    }
+
+    [Test]
+    public void NoiseGivesTheCountAndSizeLeftOut()
+    {
+        // [2, 16, 2, 4]: two images of 32 × 16 pixels
+        string noise = Path.Combine(_dir, "noise2.safetensors"), output = Path.Combine(_dir, "n.png");
+        var rng = new Random(3);
+        new SafetensorsWriter().AddFloats("noise", Sd3Tex.DType.F32, new long[] { 2, 16, 2, 4 },
+                                          Enumerable.Range(0, 256).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray()).Write(noise);
+        var (code, stdout, stderr) = Cli.Run(Cli.Generate("--prompt", "x", "--steps", "1", "--noise", noise, "--output", output));
+        Assert.That(code, Is.EqualTo(0), stderr);
+        Assert.That(stdout.Trim().Split('\n').Select(l => l.Trim()), Is.EqualTo(new[] { Path.Combine(_dir, "n_0.png"), Path.Combine(_dir, "n_1.png") }));
+        var png = PngReader.Read(Path.Combine(_dir, "n_1.png"));
+        Assert.That((png.Width, png.Height), Is.EqualTo((32, 16)));
+        // what is given wins, and must then agree with the tensor
+        (code, _, stderr) = Cli.Run(Cli.Generate("--prompt", "x", "--steps", "1", "--count", "1", "--noise", noise, "--output", output));
+        Assert.That((code, stderr.Contains("[1, 16, 2, 4] is needed")), Is.EqualTo((1, true)), stderr);
     }
 
     [Test]

@@ -200,3 +200,14 @@ namespace UnityEditor
         public static void PingObject(UnityObject obj) => throw null;
     }
 }
+
+namespace UnityEditor.PackageManager
+{
+    // Modules/PackageManager/Editor/Managed/PackageInfo.cs
+    [Serializable]
+    public sealed partial class PackageInfo
+    {
+        public string resolvedPath { get => throw null; }
+        public static PackageInfo FindForAssembly(System.Reflection.Assembly assembly) => throw null;
+    }
+}

@@ -185,6 +185,7 @@ namespace UnityEngine.UIElements
     // Controls/BasePopupField.cs
     public abstract class BasePopupField<TValueType, TValueChoice> : BaseField<TValueType>
     {
+        public virtual List<TValueChoice> choices { get => throw null; set => throw null; }
     }
 
     // Controls/PopupField.cs

@@ -49,6 +49,24 @@ namespace Sd3Tex.Tests.Checkpoints
         }
 
         [Test]
+        public void AHeaderAloneIsReadWithoutTouchingTheData()
+        {
+            string path = Path.Combine(_dir, "h.safetensors");
+            new SafetensorsWriter().SetMetadata("num_attention_heads", "2").AddFloats("w", DType.F16, new long[] { 2, 3 }, new float[6]).Write(path);
+            using var f = SafetensorsFile.ReadHeader(path);
+            Assert.That(f.IsMapped, Is.False);
+            Assert.That((f["w"].DType, f["w"].Shape, f["w"].ByteLength), Is.EqualTo((DType.F16, new long[] { 2, 3 }, 12L)));
+            Assert.That(f.Metadata["num_attention_heads"], Is.EqualTo("2"));
+            Assert.That(() => f.ReadFloats(f["w"]), Throws.InvalidOperationException.With.Message.Contains("header only"));
+            Assert.That(() => f.GetBytes(f["w"]).ToArray(), Throws.InvalidOperationException);
+            // the same checks as a full open: a truncated file is refused from its header
+            File.WriteAllBytes(path, File.ReadAllBytes(path).Take((int)new FileInfo(path).Length - 4).ToArray());
+            Assert.That(() => SafetensorsFile.ReadHeader(path), Throws.InstanceOf<CheckpointFormatException>().With.Message.Contains("truncated"));
+            using var mapped = SafetensorsFile.Open(TestPaths.Fixture("vae-tiny", "model.safetensors"));
+            Assert.That(mapped.IsMapped, Is.True);
+        }
+
+        [Test]
         public void WritesAndReadsEveryFloatDType()
         {
             var values = new float[] { 0f, 1f, -2.5f, 0.333f, 1000f, -1e-3f, 448f };

@@ -61,6 +61,31 @@ namespace Sd3Tex.Tests.Models
             Golden.AssertClose(Golden.Floats(S, "golden.safetensors", "final_latent"), final, 2e-4, $"final_latent ({DeviceName})");
         }
 
+        [Test]
+        public void ANaNInTheWeightsIsCaughtOnTheDeviceBeforeTheOutputIsCopied()
+        {
+            // make-random-checkpoint's tiny model with one NaN in the final layer's bias
+            string path = Sd3Tex.Tests.Generation.PoisonedCheckpoint.Write(Path.Combine(_dir, "poisoned.safetensors"), Sd3Tex.Tests.Generation.PoisonedCheckpoint.Transformer);
+            using var ck = Checkpoint.Open(path);
+            using var model = new DeviceMmdit(ck.ComponentWeights(Component.Mmdit), Device) { CheckFinite = true };
+            var cfg = model.Config;
+            float[] x = Rand(2 * 16 * 4 * 6, 1), y = Rand(2 * cfg.PooledDim, 2), c = Rand(2 * 5 * cfg.ContextDim, 3), t = { 500f, 500f };
+            var e = Assert.Throws<NonFiniteValuesException>(() => model.Forward(x, 2, 4, 6, t, y, c, 5));
+            // output feature 0 of the final linear is channel 0 of the first pixel of each 2 × 2 patch: one value per
+            // patch token, 2 × (2 × 3) of them
+            Assert.That((e.Component, e.Count, e.Total), Is.EqualTo(("transformer", 12L, 2L * 16 * 4 * 6)));
+            // unchecked, the NaN would have gone on to the sampler
+            model.CheckFinite = false;
+            var v = model.Forward(x, 2, 4, 6, t, y, c, 5);
+            Assert.That(NumericsReference.CountNonFinite(v, v.Length), Is.EqualTo(e.Count));
+            // the fixture's finite model passes the check
+            using var fine = Checkpoint.Open(TestPaths.Fixture(Fx, "model.safetensors"));
+            using var ok = new DeviceMmdit(fine.ComponentWeights(Component.Mmdit), Device) { CheckFinite = true };
+            var o = ok.Forward(Golden.Floats(Fx, "inputs.safetensors", "x"), 2, 8, 12, Golden.Floats(Fx, "inputs.safetensors", "timestep"),
+                               Golden.Floats(Fx, "inputs.safetensors", "y"), Golden.Floats(Fx, "inputs.safetensors", "context"), 7);
+            Golden.AssertClose(Golden.Floats(Fx, "golden.safetensors", "out"), o, 5e-5, $"out ({DeviceName})");
+        }
+
         /// <summary>A random model of the given architecture, written and reopened as a checkpoint.</summary>
         Checkpoint RandomModel(MmditConfig cfg, DType dtype, int seed)
         {

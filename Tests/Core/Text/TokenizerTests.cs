@@ -109,6 +109,44 @@ namespace Sd3Tex.Tests.Text
 
         #endregion
 
+        #region The tokenizers bundled with the package
+
+        [Test]
+        public void ThePackageBundlesTheSharedTokenizerFiles()
+        {
+            string bundled = PackageTokenizers.Find();
+            Assert.That(bundled, Is.Not.Null, "the package's Tokenizers~ folder was not found");
+            Assert.That(Path.GetFileName(bundled), Is.EqualTo(PackageTokenizers.FolderName));
+            foreach (var f in new[] { "clip/vocab.json", "clip/merges.txt", "t5/spiece.model" })
+                Assert.That(File.ReadAllBytes(Path.Combine(bundled, f)), Is.EqualTo(File.ReadAllBytes(Path.Combine(Tokenizers, f))), f);
+            var t = PackageTokenizers.Load();
+            Assert.That(PackageTokenizers.Load(), Is.SameAs(t), "loaded once");
+            AssertAll(Cases(), c => c.ClipL, c => t.Tokenize(c.Prompt).ClipL, "clip_l (bundled)");
+            AssertAll(Cases(), c => c.ClipG, c => t.Tokenize(c.Prompt).ClipG, "clip_g (bundled)");
+            AssertAll(Cases(), c => c.T5, c => t.Tokenize(c.Prompt).T5, "t5xxl (bundled)");
+        }
+
+        [Test]
+        public void WithoutAFolderTheBundledTokenizersAreUsedUnlessADiffusersFolderHasItsOwn()
+        {
+            string bundled = PackageTokenizers.Find();
+            Assert.That(Sd3Tex.Generation.TextureGenerator.TokenizerFolder(null, new[] { "model.safetensors" }), Is.EqualTo(bundled));
+            // a diffusers folder without tokenizer files (as written by save_pretrained without tokenizers)
+            string bare = Path.Combine(_scratch, "bare");
+            Directory.CreateDirectory(bare);
+            File.WriteAllText(Path.Combine(bare, "model_index.json"), "{}");
+            Assert.That(Sd3Tex.Generation.TextureGenerator.TokenizerFolder(null, new[] { bare }), Is.EqualTo(bundled));
+            // one with them: its own take precedence
+            string own = Path.Combine(_scratch, "own");
+            Directory.CreateDirectory(Path.Combine(own, "tokenizer"));
+            File.WriteAllText(Path.Combine(own, "model_index.json"), "{}");
+            File.Copy(Path.Combine(Tokenizers, "clip", "vocab.json"), Path.Combine(own, "tokenizer", "vocab.json"));
+            Assert.That(Sd3Tex.Generation.TextureGenerator.TokenizerFolder(null, new[] { bare, own }), Is.EqualTo(own));
+            Assert.That(Sd3Tex.Generation.TextureGenerator.TokenizerFolder(Tokenizers, new[] { own }), Is.EqualTo(Tokenizers), "a folder given wins");
+        }
+
+        #endregion
+
         #region T5 from spiece.model
 
         [Test]
