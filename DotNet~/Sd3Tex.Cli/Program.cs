@@ -10,7 +10,8 @@ public static class Program
 {
     static readonly Dictionary<string, (string summary, Func<string[], TextWriter, TextWriter, int> run)> Verbs = new()
     {
-        ["generate"] = ("generate textures from a prompt and write PNGs with their parameters (progress bar, presets per model family)", GenerateCommand.Run),
+        ["generate"] = ("generate textures from a prompt (or from an image: --init-image, --mask) and write PNGs with their parameters", GenerateCommand.Run),
+        ["seamless"] = ("make an image tile: roll it by half, inpaint a band over the seam with seamless generation, roll back; prints the seam metric", SeamlessCommand.Run),
         ["bake"] = ("bake every texture of a JSON manifest: skips what is up to date, resumes, continues past failures, --shard i/n", BakeCommand.Run),
         ["inspect"] = ("print the family, components, configs and missing tensors of a checkpoint", InspectCommand.Run),
         ["encode"] = ("run the text encoders (CLIP-L, CLIP-G, T5-XXL) on token ids and write their outputs and SD3's conditioning", EncodeCommand.Run),

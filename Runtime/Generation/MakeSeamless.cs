@@ -120,10 +120,13 @@ namespace Sd3Tex.Generation
             {
                 var back = Roll(g.Image, w - dx, h - dy);
                 var decoded = new VaeImage(Roll(g.Decoded.Data, g.Decoded.Channels, h, w, (h - dy) % h, (w - dx) % w), 1, g.Decoded.Channels, h, w);
+                double metric = SeamMetric.Measure(back, axes);
                 g.Parameters.Extra.Add(new KeyValuePair<string, string>("Make seamless", SeamlessAxesNames.Name(axes)));
                 g.Parameters.Extra.Add(new KeyValuePair<string, string>("Seam band", band.ToString(CultureInfo.InvariantCulture)));
+                g.Parameters.Extra.Add(new KeyValuePair<string, string>("Seam metric",
+                    before.ToString("0.00", CultureInfo.InvariantCulture) + " -> " + metric.ToString("0.00", CultureInfo.InvariantCulture)));
                 images.Add(new GeneratedImage(g.Index, g.Seed, back, decoded, g.Parameters, g.Intermediates));
-                after.Add(SeamMetric.Measure(back, axes));
+                after.Add(metric);
             }
             var warnings = new List<string>(result.Warnings);
             warnings.RemoveAll(x => x.StartsWith("the init image", StringComparison.Ordinal));
