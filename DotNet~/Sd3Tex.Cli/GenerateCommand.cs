@@ -112,6 +112,7 @@ public static class GenerateCommand
         }
         if (mask != null) request.Mask = ImageInput.TryLoad(mask, "mask", fileProblems);
         var problems = request.Problems();
+        if (initImage != null && request.InitImage == null && GenerationRequest.StrengthProblem(request.Strength) is string sp) problems.Insert(0, sp);
         if (fileProblems.Count > 0) throw new GenerationRequestException(fileProblems.Concat(problems).ToList());
         if (problems.Count > 0) throw new UsageException(string.Join(" ", problems).TrimEnd('.'));
         if (noise != null) request.InitialNoise = NoiseFile.Read(noise, request.Count, request.Height, request.Width);

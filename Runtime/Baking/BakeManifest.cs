@@ -267,6 +267,7 @@ namespace Sd3Tex.Baking
             }
             if (problems.Count > 0)
             {
+                if (InitImage != null && r.InitImage == null && GenerationRequest.StrengthProblem(r.Strength) is string sp) problems.Add(sp);
                 foreach (var p in r.Problems()) if (!problems.Contains(p)) problems.Add(p);
                 throw new GenerationRequestException(problems);
             }

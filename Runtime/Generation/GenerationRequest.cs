@@ -100,8 +100,7 @@ namespace Sd3Tex.Generation
                     p.Add($"the initial noise holds {InitialNoise.Length} values; [{Count}, {LatentChannels}, {Height / VaeScale}, {Width / VaeScale}] = {expected} are needed.");
             }
             var inv = CultureInfo.InvariantCulture;
-            if (!(Strength > 0 && Strength <= 1))
-                p.Add($"strength {Strength.ToString(inv)} is outside (0, 1]: use a value above 0 and at most 1 (0.8 by default; lower keeps more of the init image).");
+            if (InitImage != null && StrengthProblem(Strength) is string sp) p.Add(sp);
             if (Mask != null)
             {
                 if (InitImage == null) p.Add("a mask needs an init image to repaint: give the init image as well.");
@@ -113,6 +112,10 @@ namespace Sd3Tex.Generation
             if (SkipLayerGuidance?.Layers != null && SkipLayerGuidance.Layers.Length > 0) p.AddRange(SkipLayerGuidance.Problems());
             return p;
         }
+
+        /// <summary>The problem of a strength outside (0, 1], or null (for callers that check it while the init image could not be read).</summary>
+        public static string StrengthProblem(float strength) => strength > 0 && strength <= 1 ? null :
+            $"strength {strength.ToString(CultureInfo.InvariantCulture)} is outside (0, 1]: use a value above 0 and at most 1 (0.8 by default; lower keeps more of the init image).";
 
         /// <summary>The nearest valid size (a multiple of 16, at least 16).</summary>
         public static int RoundSize(int v) => Math.Max(SizeMultiple, (int)Math.Round(v / (double)SizeMultiple, MidpointRounding.AwayFromZero) * SizeMultiple);
