@@ -434,52 +434,59 @@ namespace Sd3Tex.Editor
 
         /// <summary>Opens the model (first use) and, unless <paramref name="loadOnly"/>, generates the form's request
         /// as a background task.</summary>
-        async void Run(bool loadOnly)
+        void Run(bool loadOnly) => RunJob(loadOnly ? "loading the model" : form.Prompt, async (generator, options, job, progress) =>
+        {
+            if (loadOnly) return true;
+            if (FormMessage.AnyErrors(form.Validate(ModelFacts.Of(generator), ProjectPaths.Root))) return false;
+            long seed = form.NextSeed(_random);
+            var request = form.HasInitImage ? form.ToImageRequest(seed, ProjectPaths.Root) : form.ToRequest(seed);
+            _seed.SetValueWithoutNotify(form.Seed);
+            var clock = Stopwatch.StartNew();
+            var result = await GeneratorCache.Shared.GenerateAsync(options, request, progress, job.Token);
+            var entry = AddHistory(HistoryEntry.From(result.Request, form, generator.ModelName, generator.Family, generator.DeviceDescription, clock.Elapsed));
+            ShowResults(result, entry.Id);
+            return Done(result);
+        });
+
+        /// <summary>Make seamless on a result's image, or on the init image when <paramref name="image"/> is null; the
+        /// results show with their seam metric before and after.</summary>
+        void RunMakeSeamless(Sd3Tex.Imaging.ImageRgba8 image) => RunJob("make seamless", async (generator, options, job, progress) =>
+        {
+            var request = form.ToMakeSeamlessRequest(form.NextSeed(_random), ProjectPaths.Root, image);
+            _seed.SetValueWithoutNotify(form.Seed);
+            var clock = Stopwatch.StartNew();
+            var result = await GeneratorCache.Shared.MakeSeamlessAsync(options, request, progress, job.Token);
+            var entry = AddHistory(HistoryEntry.From(result.Generation.Request, image == null ? form : null, generator.ModelName, generator.Family,
+                                                     generator.DeviceDescription, clock.Elapsed));
+            ShowResults(result.Generation, entry.Id, result.SeamAfter.Select(a => $"seam {result.SeamBefore:0.00} → {a:0.00}").ToList());
+            return Done(result.Generation);
+        });
+
+        /// <summary>
+        /// Runs <paramref name="work"/> as a background task once the model is open (first use: loaded here): progress in
+        /// the window and Background Tasks, Cancel, the failure kept on view. <paramref name="work"/> returns false for a
+        /// request its messages already explain.
+        /// </summary>
+        async void RunJob(string description, Func<TextureGenerator, GeneratorOptions, EditorJob, JobProgress, Task<bool>> work)
         {
             if (_job != null) return;
-            var settingsProblems = _settings.Check(ProjectPaths.Root);
-            if (FormMessage.AnyErrors(settingsProblems))
+            if (FormMessage.AnyErrors(_settings.Check(ProjectPaths.Root)))
             {
                 Validate();
                 return;
             }
             var options = _settings.ToGeneratorOptions(ProjectPaths.Root);
             _runError = null;
-            var job = EditorJob.Start(Title, loadOnly ? "loading the model" : form.Prompt);
+            var job = EditorJob.Start(Title, description);
             _job = job;
-            var mainThread = SynchronizationContext.Current;
-            var progress = new JobProgress(job, mainThread, this);
+            var progress = new JobProgress(job, SynchronizationContext.Current, this);
             Validate();
             try
             {
                 var generator = await GeneratorCache.Shared.OpenAsync(options, progress, job.Token);
                 if (form.OnModelFamily(generator.Family)) Refresh();
                 RefreshStatus();
-                if (loadOnly)
-                {
-                    job.Finish(Progress.Status.Succeeded);
-                    return;
-                }
-                if (FormMessage.AnyErrors(form.Validate(ModelFacts.Of(generator))))
-                {
-                    job.Finish(Progress.Status.Failed);
-                    return;
-                }
-                long seed = form.NextSeed(_random);
-                var request = form.HasInitImage ? form.ToImageRequest(seed, ProjectPaths.Root) : form.ToRequest(seed);
-                _seed.SetValueWithoutNotify(form.Seed);
-                var clock = Stopwatch.StartNew();
-                var result = await GeneratorCache.Shared.GenerateAsync(options, request, progress, job.Token);
-                var entry = HistoryEntry.From(result.Request, form, generator.ModelName, generator.Family, generator.DeviceDescription, clock.Elapsed);
-                try { _history.Add(entry); }
-                catch (Exception e) when (e is IOException || e is UnauthorizedAccessException)
-                {
-                    Debug.LogWarning($"SD3 Texture Generator: the history could not be saved to {ProjectPaths.History}: {e.Message}");
-                }
-                ShowResults(result, entry.Id);
-                RefreshHistory();
-                foreach (var w in result.Warnings) Debug.LogWarning("SD3 Texture Generator: " + w);
-                job.Finish(Progress.Status.Succeeded);
+                job.Finish(await work(generator, options, job, progress) ? Progress.Status.Succeeded : Progress.Status.Failed);
             }
             catch (OperationCanceledException)
             {
@@ -500,60 +507,21 @@ namespace Sd3Tex.Editor
             }
         }
 
-        /// <summary>Make seamless on a result's image, or on the init image when <paramref name="image"/> is null; the
-        /// results show with their seam metric before and after.</summary>
-        async void RunMakeSeamless(Sd3Tex.Imaging.ImageRgba8 image)
+        HistoryEntry AddHistory(HistoryEntry entry)
         {
-            if (_job != null) return;
-            if (FormMessage.AnyErrors(_settings.Check(ProjectPaths.Root)))
+            try { _history.Add(entry); }
+            catch (Exception e) when (e is IOException || e is UnauthorizedAccessException)
             {
-                Validate();
-                return;
+                Debug.LogWarning($"SD3 Texture Generator: the history could not be saved to {ProjectPaths.History}: {e.Message}");
             }
-            var options = _settings.ToGeneratorOptions(ProjectPaths.Root);
-            _runError = null;
-            var job = EditorJob.Start(Title, "make seamless");
-            _job = job;
-            var progress = new JobProgress(job, SynchronizationContext.Current, this);
-            Validate();
-            try
-            {
-                var generator = await GeneratorCache.Shared.OpenAsync(options, progress, job.Token);
-                if (form.OnModelFamily(generator.Family)) Refresh();
-                RefreshStatus();
-                var request = form.ToMakeSeamlessRequest(form.NextSeed(_random), ProjectPaths.Root, image);
-                _seed.SetValueWithoutNotify(form.Seed);
-                var clock = Stopwatch.StartNew();
-                var result = await GeneratorCache.Shared.MakeSeamlessAsync(options, request, progress, job.Token);
-                var entry = HistoryEntry.From(result.Generation.Request, image == null ? form : null, generator.ModelName, generator.Family,
-                                              generator.DeviceDescription, clock.Elapsed);
-                try { _history.Add(entry); }
-                catch (Exception e) when (e is IOException || e is UnauthorizedAccessException)
-                {
-                    Debug.LogWarning($"SD3 Texture Generator: the history could not be saved to {ProjectPaths.History}: {e.Message}");
-                }
-                ShowResults(result.Generation, entry.Id, result.SeamAfter.Select(a => $"seam {result.SeamBefore:0.00} → {a:0.00}").ToList());
-                RefreshHistory();
-                foreach (var w in result.Generation.Warnings) Debug.LogWarning("SD3 Texture Generator: " + w);
-                job.Finish(Progress.Status.Succeeded);
-            }
-            catch (OperationCanceledException)
-            {
-                job.Finish(Progress.Status.Canceled);
-            }
-            catch (Exception e)
-            {
-                job.Finish(Progress.Status.Failed);
-                Debug.LogError("SD3 Texture Generator: " + e.Message);
-                _runError = e.Message;
-            }
-            finally
-            {
-                if (_job == job) _job = null;
-                if (_progress != null) { _progress.value = 0; _progress.title = ""; }
-                Validate();
-                RefreshStatus();
-            }
+            return entry;
+        }
+
+        bool Done(GenerationResult result)
+        {
+            RefreshHistory();
+            foreach (var w in result.Warnings) Debug.LogWarning("SD3 Texture Generator: " + w);
+            return true;
         }
 
         /// <summary>Progress into the Background Tasks window (thread-safe) and the window's bar (on the main thread).</summary>

@@ -45,8 +45,10 @@ public static class Program
                 case "--weights-dir": o.WeightsDir = Next(); break;
                 case "--tokenizers": o.Tokenizers = Next(); break;
                 case "--lab": o.Lab = Next().Split(',').ToHashSet(); break;
-                case "--help": case "-h": Console.WriteLine(Usage); return 0;
-                default: Console.Error.WriteLine($"unknown option {a}\n{Usage}"); return 2;
+                case "--help": case "-h": Console.WriteLine(Usage + " " + ImageBench.Usage); return 0;
+                default:
+                    if (ImageBench.TryParse(a, Next)) break;
+                    Console.Error.WriteLine($"unknown option {a}\n{Usage}"); return 2;
             }
         }
         Console.WriteLine($"machine: {Machine()}");
@@ -58,6 +60,7 @@ public static class Program
         Console.WriteLine("| --- | --- | --- | --- | --- |");
         if (o.Suites.Contains("lab")) KernelLab.Run(o);
         if (o.Suites.Contains("models")) ModelBench.Run(o);
+        if (o.Suites.Contains("image")) ImageBench.Run(o);
         if (o.Suites.Contains("tiny"))
         {
             TinyMmdit(o.Repeats, o.Device);
