@@ -160,7 +160,8 @@ namespace Sd3Tex.Tests.Generation
                 if (roundTrip == null)
                 {
                     using var ck = Sd3Tex.Checkpoints.Checkpoint.Open(TestPaths.Fixture("vae-encoder-tiny", "model.safetensors"));
-                    using var dec = new Sd3Tex.Reference.ReferenceVae(ck.ComponentWeights(Sd3Tex.Checkpoints.Component.Vae));
+                    using var device = Sd3Tex.Kernels.ComputeDevice.CreateManagedCpu();
+                    using var dec = new VaeDecoder(ck.ComponentWeights(Sd3Tex.Checkpoints.Component.Vae), device);
                     roundTrip = dec.Decode(cap.InitLatent, 1, 4, 8).Data;
                 }
                 dist[s] = (Img2ImgFixture.MeanAbs(cap.InitLatent, cap.FinalLatent), Img2ImgFixture.MeanAbs(roundTrip, g.Decoded.Data));
