@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Diagnostics;
 using System.IO;
+using System.Linq;
 using System.Threading;
 using System.Threading.Tasks;
 using Sd3Tex.Authoring;
@@ -15,8 +16,9 @@ using Debug = UnityEngine.Debug;
 namespace Sd3Tex.Editor
 {
     /// <summary>
-    /// Window ▸ SD3 Texture Generator: model settings, prompt and settings, Generate / Cancel, a preview grid with a
-    /// tiled 2×2 view, Save to Assets, and the history of past generations. The logic lives in the engine-free
+    /// Window ▸ SD3 Texture Generator: model settings, prompt and settings, image-to-image (init image, strength, mask,
+    /// variations, Make seamless), skip-layer guidance, Generate / Cancel, a preview grid with a tiled 2×2 view and a
+    /// Make seamless button per result, Save to Assets, and the history of past generations. The logic lives in the engine-free
     /// <see cref="GenerationForm"/>, <see cref="ModelSettings"/>, <see cref="GenerationHistory"/> and
     /// <see cref="GeneratorCache"/>; this class only binds them to UI Toolkit.
     /// </summary>
@@ -50,6 +52,11 @@ namespace Sd3Tex.Editor
         FloatField _cfg, _shift;
         LongField _seed;
         Toggle _seamlessX, _seamlessY, _useT5;
+        TextField _initImage, _mask, _slgLayers;
+        Toggle _useImageSize, _useSlg;
+        FloatField _strength, _slgScale, _slgStart, _slgEnd;
+        IntegerField _maskBlur, _seamBand;
+        Button _makeSeamless;
         VisualElement _messages, _grid, _historyList;
         Button _generate, _cancel;
         ProgressBar _progress;
@@ -62,6 +69,8 @@ namespace Sd3Tex.Editor
             public string HistoryId;
             /// <summary>Save to Assets also writes the material maps and creates a material.</summary>
             public bool MaterialMaps;
+            /// <summary>"seam 12.3 → 1.04" for make-seamless results, else null.</summary>
+            public string Seam;
         }
 
         [MenuItem("Window/SD3 Texture Generator")]
@@ -172,6 +181,49 @@ namespace Sd3Tex.Editor
             settings.Add(_seamlessY);
             settings.Add(_useT5);
 
+            var image = Section(scroll, "Image to image");
+            _initImage = new TextField("Init image") { isDelayed = true, value = form.InitImage };
+            _initImage.tooltip = "Start from this picture (empty: text to image). The batch count makes variations of it (seeds seed, seed + 1 ...).";
+            _initImage.RegisterValueChangedCallback(e => { form.InitImage = e.newValue.Trim(); Validate(); });
+            image.Add(Row(Grow(_initImage), Btn("…", () => PickImage(_initImage, v => form.InitImage = v)), Btn("×", () => { form.InitImage = ""; Refresh(); })));
+            _useImageSize = new Toggle("Use the image's size") { value = form.UseInitImageSize };
+            _useImageSize.RegisterValueChangedCallback(e => { form.UseInitImageSize = e.newValue; Validate(); });
+            image.Add(_useImageSize);
+            _strength = new FloatField("Strength (0–1]") { isDelayed = true, value = form.Strength };
+            _strength.tooltip = "How much of the image is repainted: 1 ignores it, 0.8 is the reference's default, lower keeps more.";
+            _strength.RegisterValueChangedCallback(e => { form.Strength = e.newValue; Validate(); });
+            image.Add(_strength);
+            _mask = new TextField("Mask (white repaints)") { isDelayed = true, value = form.Mask };
+            _mask.tooltip = "Inpainting: white repaints, black keeps; the init image's size. Pixels the mask leaves black stay exactly as they are.";
+            _mask.RegisterValueChangedCallback(e => { form.Mask = e.newValue.Trim(); Validate(); });
+            image.Add(Row(Grow(_mask), Btn("…", () => PickImage(_mask, v => form.Mask = v)), Btn("×", () => { form.Mask = ""; Refresh(); })));
+            _maskBlur = new IntegerField("Mask blur (px)") { isDelayed = true, value = form.MaskBlur };
+            _maskBlur.RegisterValueChangedCallback(e => { form.MaskBlur = e.newValue; Validate(); });
+            image.Add(_maskBlur);
+            _seamBand = new IntegerField("Seam band (px, 0 = auto)") { isDelayed = true, value = form.SeamBand };
+            _seamBand.RegisterValueChangedCallback(e => { form.SeamBand = e.newValue; Validate(); });
+            _makeSeamless = Btn("Make seamless", () => RunMakeSeamless(null));
+            _makeSeamless.tooltip = "Make the init image tile along the Seamless X / Y axes (both when neither is ticked): the seam is repainted with the prompt.";
+            image.Add(Row(Grow(_seamBand), _makeSeamless));
+
+            var guidance = Section(scroll, "Skip-layer guidance");
+            _useSlg = new Toggle("Skip-layer guidance") { value = form.UseSkipLayerGuidance };
+            _useSlg.tooltip = "A third pass without these joint blocks in the early steps, as SD3.5 Medium's reference offers (off by default).";
+            _useSlg.RegisterValueChangedCallback(e => { form.UseSkipLayerGuidance = e.newValue; Validate(); });
+            _slgLayers = new TextField("Layers") { isDelayed = true, value = form.SlgLayers };
+            _slgLayers.RegisterValueChangedCallback(e => { form.SlgLayers = e.newValue.Trim(); Validate(); });
+            _slgScale = new FloatField("Scale") { isDelayed = true, value = form.SlgScale };
+            _slgScale.RegisterValueChangedCallback(e => { form.SlgScale = e.newValue; Validate(); });
+            _slgStart = new FloatField("Start (fraction of steps)") { isDelayed = true, value = form.SlgStart };
+            _slgStart.RegisterValueChangedCallback(e => { form.SlgStart = e.newValue; Validate(); });
+            _slgEnd = new FloatField("End (fraction of steps)") { isDelayed = true, value = form.SlgEnd };
+            _slgEnd.RegisterValueChangedCallback(e => { form.SlgEnd = e.newValue; Validate(); });
+            guidance.Add(_useSlg);
+            guidance.Add(_slgLayers);
+            guidance.Add(_slgScale);
+            guidance.Add(_slgStart);
+            guidance.Add(_slgEnd);
+
             _messages = new VisualElement();
             scroll.Add(_messages);
             _generate = Btn("Generate", () => Run(loadOnly: false));
@@ -262,6 +314,17 @@ namespace Sd3Tex.Editor
             _seamlessX.SetValueWithoutNotify(form.SeamlessX);
             _seamlessY.SetValueWithoutNotify(form.SeamlessY);
             _useT5.SetValueWithoutNotify(form.UseT5);
+            _initImage.SetValueWithoutNotify(form.InitImage);
+            _useImageSize.SetValueWithoutNotify(form.UseInitImageSize);
+            _strength.SetValueWithoutNotify(form.Strength);
+            _mask.SetValueWithoutNotify(form.Mask);
+            _maskBlur.SetValueWithoutNotify(form.MaskBlur);
+            _seamBand.SetValueWithoutNotify(form.SeamBand);
+            _useSlg.SetValueWithoutNotify(form.UseSkipLayerGuidance);
+            _slgLayers.SetValueWithoutNotify(form.SlgLayers);
+            _slgScale.SetValueWithoutNotify(form.SlgScale);
+            _slgStart.SetValueWithoutNotify(form.SlgStart);
+            _slgEnd.SetValueWithoutNotify(form.SlgEnd);
             Validate();
         }
 
@@ -270,7 +333,7 @@ namespace Sd3Tex.Editor
         {
             var messages = _settings.Check(ProjectPaths.Root);
             var generator = GeneratorCache.Shared.TryGetOpen(_settings.ToGeneratorOptions(ProjectPaths.Root));
-            messages.AddRange(form.Validate(generator == null ? null : ModelFacts.Of(generator)));
+            messages.AddRange(form.Validate(generator == null ? null : ModelFacts.Of(generator), ProjectPaths.Root));
             if (_messages == null) return messages;
             _messages.Clear();
             foreach (var m in messages)
@@ -279,7 +342,12 @@ namespace Sd3Tex.Editor
             if (_runError != null) _messages.Add(new HelpBox(_runError, HelpBoxMessageType.Error));
             bool busy = _job != null;
             _generate.SetEnabled(!busy && !FormMessage.AnyErrors(messages));
+            _makeSeamless.SetEnabled(!busy && form.HasInitImage && !FormMessage.AnyErrors(messages));
             _cancel.SetEnabled(busy);
+            bool image = form.HasInitImage;
+            _width.SetEnabled(form.Size == SizePreset.Custom && !(image && form.UseInitImageSize));
+            _height.SetEnabled(form.Size == SizePreset.Custom && !(image && form.UseInitImageSize));
+            _batch.tooltip = image ? "Variations of the init image: seeds seed, seed + 1 ..." : "Images to generate: seeds seed, seed + 1 ...";
             return messages;
         }
 
@@ -300,7 +368,7 @@ namespace Sd3Tex.Editor
                 var e = entry;
                 var label = Grow(Wrapped(new Label($"{e.Time.ToLocalTime():yyyy-MM-dd HH:mm}  {e.Summary()}")));
                 label.tooltip = e.ToRequest().ToString() + (e.Outputs.Count > 0 ? "\nSaved: " + string.Join(", ", e.Outputs) : "");
-                _historyList.Add(Row(label, Btn("Re-run", () => Rerun(e)), Btn("Use", () => { form.Load(e.ToRequest(), e.Family); Refresh(); }),
+                _historyList.Add(Row(label, Btn("Re-run", () => Rerun(e)), Btn("Use", () => { form.Load(e); Refresh(); }),
                                      Btn("×", () => { _history.Remove(e.Id); RefreshHistory(); })));
             }
         }
@@ -376,6 +444,17 @@ namespace Sd3Tex.Editor
             SaveSettings();
         }
 
+        /// <summary>Picks an image (PNG, JPEG, BMP, TGA, WebP) for an image field (init image or mask), kept project-relative when inside the project.</summary>
+        void PickImage(TextField field, Action<string> set)
+        {
+            string path = EditorUtility.OpenFilePanel("Pick an image", ProjectPaths.Root, "png,jpg,jpeg,bmp,tga,webp");
+            if (string.IsNullOrEmpty(path)) return;
+            string value = ModelSettings.MakeRelative(ProjectPaths.Root, path);
+            set(value);
+            field.SetValueWithoutNotify(value);
+            Validate();
+        }
+
         void ReleaseModel()
         {
             _job?.Cancel();
@@ -390,58 +469,66 @@ namespace Sd3Tex.Editor
 
         void Rerun(HistoryEntry entry)
         {
-            form.Load(entry.ToRequest(), entry.Family);
+            form.Load(entry);
             Refresh();
             Run(loadOnly: false);
         }
 
         /// <summary>Opens the model (first use) and, unless <paramref name="loadOnly"/>, generates the form's request
         /// as a background task.</summary>
-        async void Run(bool loadOnly)
+        void Run(bool loadOnly) => RunJob(loadOnly ? "loading the model" : form.Prompt, async (generator, options, job, progress) =>
+        {
+            if (loadOnly) return true;
+            if (FormMessage.AnyErrors(form.Validate(ModelFacts.Of(generator), ProjectPaths.Root))) return false;
+            long seed = form.NextSeed(_random);
+            var request = form.HasInitImage ? form.ToImageRequest(seed, ProjectPaths.Root) : form.ToRequest(seed);
+            _seed.SetValueWithoutNotify(form.Seed);
+            var clock = Stopwatch.StartNew();
+            var result = await GeneratorCache.Shared.GenerateAsync(options, request, progress, job.Token);
+            var entry = AddHistory(HistoryEntry.From(result.Request, form, generator.ModelName, generator.Family, generator.DeviceDescription, clock.Elapsed));
+            ShowResults(result, entry.Id);
+            return Done(result);
+        });
+
+        /// <summary>Make seamless on a result's image, or on the init image when <paramref name="image"/> is null; the
+        /// results show with their seam metric before and after.</summary>
+        void RunMakeSeamless(Sd3Tex.Imaging.ImageRgba8 image) => RunJob("make seamless", async (generator, options, job, progress) =>
+        {
+            var request = form.ToMakeSeamlessRequest(form.NextSeed(_random), ProjectPaths.Root, image);
+            _seed.SetValueWithoutNotify(form.Seed);
+            var clock = Stopwatch.StartNew();
+            var result = await GeneratorCache.Shared.MakeSeamlessAsync(options, request, progress, job.Token);
+            var entry = AddHistory(HistoryEntry.From(result.Generation.Request, image == null ? form : null, generator.ModelName, generator.Family,
+                                                     generator.DeviceDescription, clock.Elapsed));
+            ShowResults(result.Generation, entry.Id, result.SeamAfter.Select(a => $"seam {result.SeamBefore:0.00} → {a:0.00}").ToList());
+            return Done(result.Generation);
+        });
+
+        /// <summary>
+        /// Runs <paramref name="work"/> as a background task once the model is open (first use: loaded here): progress in
+        /// the window and Background Tasks, Cancel, the failure kept on view. <paramref name="work"/> returns false for a
+        /// request its messages already explain.
+        /// </summary>
+        async void RunJob(string description, Func<TextureGenerator, GeneratorOptions, EditorJob, JobProgress, Task<bool>> work)
         {
             if (_job != null) return;
-            var settingsProblems = _settings.Check(ProjectPaths.Root);
-            if (FormMessage.AnyErrors(settingsProblems))
+            if (FormMessage.AnyErrors(_settings.Check(ProjectPaths.Root)))
             {
                 Validate();
                 return;
             }
             var options = _settings.ToGeneratorOptions(ProjectPaths.Root);
             _runError = null;
-            var job = EditorJob.Start(Title, loadOnly ? "loading the model" : form.Prompt);
+            var job = EditorJob.Start(Title, description);
             _job = job;
-            var mainThread = SynchronizationContext.Current;
-            var progress = new JobProgress(job, mainThread, this);
+            var progress = new JobProgress(job, SynchronizationContext.Current, this);
             Validate();
             try
             {
                 var generator = await GeneratorCache.Shared.OpenAsync(options, progress, job.Token);
                 if (form.OnModelFamily(generator.Family)) Refresh();
                 RefreshStatus();
-                if (loadOnly)
-                {
-                    job.Finish(Progress.Status.Succeeded);
-                    return;
-                }
-                if (FormMessage.AnyErrors(form.Validate(ModelFacts.Of(generator))))
-                {
-                    job.Finish(Progress.Status.Failed);
-                    return;
-                }
-                var request = form.ToRequest(form.NextSeed(_random));
-                _seed.SetValueWithoutNotify(form.Seed);
-                var clock = Stopwatch.StartNew();
-                var result = await GeneratorCache.Shared.GenerateAsync(options, request, progress, job.Token);
-                var entry = HistoryEntry.From(result.Request, generator.ModelName, generator.Family, generator.DeviceDescription, clock.Elapsed);
-                try { _history.Add(entry); }
-                catch (Exception e) when (e is IOException || e is UnauthorizedAccessException)
-                {
-                    Debug.LogWarning($"SD3 Texture Generator: the history could not be saved to {ProjectPaths.History}: {e.Message}");
-                }
-                ShowResults(result, entry.Id);
-                RefreshHistory();
-                foreach (var w in result.Warnings) Debug.LogWarning("SD3 Texture Generator: " + w);
-                job.Finish(Progress.Status.Succeeded);
+                job.Finish(await work(generator, options, job, progress) ? Progress.Status.Succeeded : Progress.Status.Failed);
             }
             catch (OperationCanceledException)
             {
@@ -460,6 +547,23 @@ namespace Sd3Tex.Editor
                 Validate();
                 RefreshStatus();
             }
+        }
+
+        HistoryEntry AddHistory(HistoryEntry entry)
+        {
+            try { _history.Add(entry); }
+            catch (Exception e) when (e is IOException || e is UnauthorizedAccessException)
+            {
+                Debug.LogWarning($"SD3 Texture Generator: the history could not be saved to {ProjectPaths.History}: {e.Message}");
+            }
+            return entry;
+        }
+
+        bool Done(GenerationResult result)
+        {
+            RefreshHistory();
+            foreach (var w in result.Warnings) Debug.LogWarning("SD3 Texture Generator: " + w);
+            return true;
         }
 
         /// <summary>Progress into the Background Tasks window (thread-safe) and the window's bar (on the main thread).</summary>
@@ -490,14 +594,16 @@ namespace Sd3Tex.Editor
 
         #region Results
 
-        void ShowResults(GenerationResult result, string historyId)
+        void ShowResults(GenerationResult result, string historyId, List<string> seams = null)
         {
             ClearResults();
-            foreach (var image in result.Images)
+            for (int i = 0; i < result.Images.Count; i++)
             {
+                var image = result.Images[i];
                 var texture = Sd3Tex.Unity.Sd3TexGenerator.ToTexture(image, result.Request.Request.Seamless);
                 texture.hideFlags = HideFlags.HideAndDontSave;
-                _results.Add(new Result { Image = image, Texture = texture, HistoryId = historyId, MaterialMaps = materialMaps });
+                _results.Add(new Result { Image = image, Texture = texture, HistoryId = historyId, MaterialMaps = materialMaps,
+                                          Seam = seams != null && i < seams.Count ? seams[i] : null });
             }
             RefreshGrid();
         }
@@ -534,14 +640,14 @@ namespace Sd3Tex.Editor
                 }
                 Show(false);
                 cell.Add(view);
-                cell.Add(new Label($"seed {result.Image.Seed}"));
+                cell.Add(new Label($"seed {result.Image.Seed}" + (result.Seam != null ? " · " + result.Seam : "")));
                 var tiled = new Toggle("Tiled 2×2");
                 tiled.RegisterValueChangedCallback(e => Show(e.newValue));
                 cell.Add(tiled);
                 var maps = new Toggle("Material maps") { value = result.MaterialMaps, tooltip = MaterialMapsTooltip };
                 maps.RegisterValueChangedCallback(e => { result.MaterialMaps = e.newValue; materialMaps = e.newValue; });
                 cell.Add(maps);
-                cell.Add(Btn("Save to Assets", () => Save(result)));
+                cell.Add(Row(Btn("Save to Assets", () => Save(result)), Btn("Make seamless", () => RunMakeSeamless(result.Image.Image))));
                 _grid.Add(cell);
             }
         }

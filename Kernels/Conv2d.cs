@@ -33,10 +33,17 @@ namespace Sd3Tex.Kernels
     /// <summary>The shape and options of one convolution (built by <see cref="Conv2d"/>).</summary>
     public struct Conv2dParams
     {
-        /// <summary>Input [Batch, Cin, InH, InW]; output [Batch, Cout, OutH, OutW] (OutH = InH, or 2·InH when upsampling).</summary>
+        /// <summary>Input [Batch, Cin, InH, InW]; output [Batch, Cout, OutH, OutW] (OutH = InH, 2·InH when upsampling,
+        /// InH / 2 for the stride-2 downsample).</summary>
         public int Batch, Cin, Cout, InH, InW, OutH, OutW;
-        /// <summary>Kernel edge (1 or 3) and padding (0 or 1): output size = (upsampled) input size.</summary>
+        /// <summary>Kernel edge (1 or 3) and padding (0 or 1, before the first sample; 0 for the downsample, which pads
+        /// one sample after the last instead): output pixel (y, x) reads sample (y·Stride + ky − Pad, x·Stride + kx − Pad).</summary>
         public int Kernel, Pad;
+        /// <summary>1, or 2 for the VAE encoder's downsample (3 × 3, no padding before, one zero (or wrapped) row and
+        /// column after the last).</summary>
+        public int Stride;
+        /// <summary>Size of the sampled image: the (upsampled) input, InH·(1 + Upsample) × InW·(1 + Upsample).</summary>
+        public int SrcH, SrcW;
         /// <summary>1 when the input is read through a nearest ×2 upsampling: sample (y, x) of the upsampled image is
         /// input (y / 2, x / 2).</summary>
         public int Upsample;
@@ -61,7 +68,8 @@ namespace Sd3Tex.Kernels
     /// <summary>
     /// 2-D convolutions on NCHW float tensors, stride 1, kernel 3 × 3 (padding 1) or 1 × 1 (padding 0), as an implicit
     /// GEMM: <c>out[b, co, y, x] = bias[co] + Σ_{ci, ky, kx} W[co, ci, ky, kx] · in[b, ci, y + ky − pad, x + kx − pad]
-    /// (+ residual[b, co, y, x])</c>. A group computes a tile of output pixels × output channels; the input patch of
+    /// (+ residual[b, co, y, x])</c>; and the VAE encoder's stride-2 3 × 3 downsample (<see cref="Downsample"/>) on the
+    /// same kernels. A group computes a tile of output pixels × output channels; the input patch of
     /// each K step (ci, ky, kx) is gathered straight from the input into shared memory (no im2col buffer), with
     /// zero or circular padding per axis and optionally through a nearest ×2 upsampling (the VAE's
     /// <c>upsample.conv</c> reads the un-upsampled tensor). Weights [Cout, Cin, k, k] are F32, F16 or BF16
@@ -146,12 +154,29 @@ namespace Sd3Tex.Kernels
         public void Run(ArrayView<float> input, WeightView weight, ArrayView<float> bias, ArrayView<float> residual, ArrayView<float> output,
                         int batch, int cin, int cout, int inH, int inW, int kernel, bool upsample = false,
                         PadMode padX = PadMode.Zeros, PadMode padY = PadMode.Zeros)
+            => Launch(input, weight, bias, residual, output, batch, cin, cout, inH, inW, kernel, upsample, 1, padX, padY);
+
+        /// <summary>
+        /// The VAE encoder's downsample: the input padded by one zero column on the right and one zero row at the bottom
+        /// (with <see cref="PadMode.Circular"/>, the first column / row instead, so the image stays on the torus), then a
+        /// 3 × 3 convolution with stride 2 and no other padding: <c>out[b, co, y, x] = bias[co] + Σ W[co, ci, ky, kx] ·
+        /// pad(in)[b, ci, 2y + ky, 2x + kx]</c>, output [batch, cout, inH / 2, inW / 2] (sizes at least 2).
+        /// </summary>
+        public void Downsample(ArrayView<float> input, WeightView weight, ArrayView<float> bias, ArrayView<float> output,
+                               int batch, int cin, int cout, int inH, int inW, PadMode padX = PadMode.Zeros, PadMode padY = PadMode.Zeros)
+        {
+            if (inH < 2 || inW < 2) throw new ArgumentException($"the stride-2 downsample needs at least 2 × 2 pixels, not {inH}×{inW}.");
+            Launch(input, weight, bias, default, output, batch, cin, cout, inH, inW, 3, false, 2, padX, padY);
+        }
+
+        void Launch(ArrayView<float> input, WeightView weight, ArrayView<float> bias, ArrayView<float> residual, ArrayView<float> output,
+                    int batch, int cin, int cout, int inH, int inW, int kernel, bool upsample, int stride, PadMode padX, PadMode padY)
         {
             if (kernel != 1 && kernel != 3) throw new ArgumentException($"kernel {kernel}: only 1 × 1 and 3 × 3 convolutions are supported.", nameof(kernel));
             if (batch < 0 || cin < 1 || cout < 1 || inH < 1 || inW < 1)
                 throw new ArgumentException($"convolution shape batch {batch}, cin {cin}, cout {cout}, {inH}×{inW}.");
             if (batch == 0) return;
-            int outH = upsample ? 2 * inH : inH, outW = upsample ? 2 * inW : inW;
+            int outH = stride == 2 ? inH / 2 : upsample ? 2 * inH : inH, outW = stride == 2 ? inW / 2 : upsample ? 2 * inW : inW;
             long inN = (long)batch * cin * inH * inW, outN = (long)batch * cout * outH * outW;
             if (inN > int.MaxValue || outN > int.MaxValue || (long)cout * cin * kernel * kernel > int.MaxValue)
                 throw new ArgumentException("convolution operands over 2^31 elements: split the batch or decode in tiles.");
@@ -164,7 +189,8 @@ namespace Sd3Tex.Kernels
             var p = new Conv2dParams
             {
                 Batch = batch, Cin = cin, Cout = cout, InH = inH, InW = inW, OutH = outH, OutW = outW,
-                Kernel = kernel, Pad = kernel / 2, Upsample = upsample ? 1 : 0, PadX = (int)padX, PadY = (int)padY,
+                Kernel = kernel, Pad = stride == 2 ? 0 : kernel / 2, Upsample = upsample ? 1 : 0, PadX = (int)padX, PadY = (int)padY,
+                Stride = stride, SrcH = upsample ? 2 * inH : inH, SrcW = upsample ? 2 * inW : inW,
                 HasBias = hasBias ? 1 : 0, HasResidual = hasRes ? 1 : 0,
                 M = batch * outH * outW, K = cin * kernel * kernel, OutHW = outH * outW,
             };
@@ -174,7 +200,7 @@ namespace Sd3Tex.Kernels
                 {
                     Cpu.CpuConv.Run(Cpu.CpuBackend.Ptr(input), Cpu.WeightPtr.Of(weight), hasBias ? Cpu.CpuBackend.Ptr(bias) : null,
                                     hasRes ? Cpu.CpuBackend.Ptr(residual) : null, Cpu.CpuBackend.Ptr(output),
-                                    batch, cin, cout, inH, inW, kernel, upsample, padX, padY);
+                                    batch, cin, cout, inH, inW, kernel, upsample, padX, padY, stride);
                 }
                 return;
             }
@@ -341,8 +367,8 @@ namespace Sd3Tex.Kernels
                         int oy = pix / p.OutW, ox = pix - oy * p.OutW;
                         int ci = gk / kk2, rem = gk - ci * kk2;
                         int ky = rem / p.Kernel, kx = rem - ky * p.Kernel;
-                        int iy = Coord(oy + ky - p.Pad, p.OutH, p.PadY);
-                        int ix = Coord(ox + kx - p.Pad, p.OutW, p.PadX);
+                        int iy = Coord(oy * p.Stride + ky - p.Pad, p.SrcH, p.PadY);
+                        int ix = Coord(ox * p.Stride + kx - p.Pad, p.SrcW, p.PadX);
                         if (iy >= 0 && ix >= 0)
                         {
                             if (p.Upsample != 0) { iy >>= 1; ix >>= 1; }
@@ -387,7 +413,7 @@ namespace Sd3Tex.Kernels
         {
             if (pix >= p.OutHW) return -1;
             int oy = pix / p.OutW, ox = pix - oy * p.OutW;
-            int iy = Coord(oy + dy, p.OutH, p.PadY), ix = Coord(ox + dx, p.OutW, p.PadX);
+            int iy = Coord(oy * p.Stride + dy, p.SrcH, p.PadY), ix = Coord(ox * p.Stride + dx, p.SrcW, p.PadX);
             if (iy < 0 || ix < 0) return -1;
             if (p.Upsample != 0) { iy >>= 1; ix >>= 1; }
             return iy * p.InW + ix;

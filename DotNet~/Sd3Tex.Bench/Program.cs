@@ -49,8 +49,10 @@ public static class Program
                 case "--pbr-sizes": o.PbrSizes = Ints(Next()); break;
                 case "--pbr-ilgpu-size": o.PbrIlgpuSize = int.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--files": o.CatalogFiles = int.Parse(Next(), CultureInfo.InvariantCulture); break;
-                case "--help": case "-h": Console.WriteLine(Usage); return 0;
-                default: Console.Error.WriteLine($"unknown option {a}\n{Usage}"); return 2;
+                case "--help": case "-h": Console.WriteLine(Usage + " " + ImageBench.Usage); return 0;
+                default:
+                    if (ImageBench.TryParse(a, Next)) break;
+                    Console.Error.WriteLine($"unknown option {a}\n{Usage}"); return 2;
             }
         }
         Console.WriteLine($"machine: {Machine()}");
@@ -64,6 +66,7 @@ public static class Program
         if (o.Suites.Contains("models")) ModelBench.Run(o);
         if (o.Suites.Contains("pbr")) PbrBench.Run(o);
         if (o.Suites.Contains("catalog")) CatalogBench.Run(o);
+        if (o.Suites.Contains("image")) ImageBench.Run(o);
         if (o.Suites.Contains("tiny"))
         {
             TinyMmdit(o.Repeats, o.Device);
@@ -74,7 +77,7 @@ public static class Program
         return 0;
     }
 
-    const string Usage = "sd3tex-bench [--suite lab,models,tiny,catalog,pbr] [--files 100] [--device cpu] [--repeats N] [--sizes 256,512,1024] [--vae-sizes 512,1024] " +
+    const string Usage = "sd3tex-bench [--suite lab,models,tiny,catalog,pbr,image] [--files 100] [--device cpu] [--repeats N] [--sizes 256,512,1024] [--vae-sizes 512,1024] " +
                          "[--encoders clip,t5|none] [--generate 512 [--tokenizers DIR]] [--steps 28] [--weights-dir DIR] [--lab gemm,attention,norms,conv,elementwise,finite] " +
                          "[--pbr-sizes 1024 --pbr-ilgpu-size 128]";
 

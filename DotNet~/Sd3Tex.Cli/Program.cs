@@ -10,7 +10,8 @@ public static class Program
 {
     static readonly Dictionary<string, (string summary, Func<string[], TextWriter, TextWriter, int> run)> Verbs = new()
     {
-        ["generate"] = ("generate textures from a prompt and write PNGs with their parameters (progress bar, presets per model family)", GenerateCommand.Run),
+        ["generate"] = ("generate textures from a prompt (or from an image: --init-image, --mask) and write PNGs with their parameters", GenerateCommand.Run),
+        ["seamless"] = ("make an image tile: roll it by half, inpaint a band over the seam with seamless generation, roll back; prints the seam metric", SeamlessCommand.Run),
         ["bake"] = ("bake every texture of a JSON manifest: skips what is up to date, resumes, continues past failures, --shard i/n", BakeCommand.Run),
         ["models"] = ("list the SD3 / SD3.5 checkpoints found in the Hugging Face cache, a ComfyUI install and $SD3TEX_MODELS folders (--json)", ModelsCommand.Run),
         ["inspect"] = ("print the family, components, configs and missing tensors of a checkpoint", InspectCommand.Run),

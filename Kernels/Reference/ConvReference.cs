@@ -4,7 +4,8 @@ using System.Threading.Tasks;
 namespace Sd3Tex.Kernels
 {
     /// <summary>
-    /// Plain C# convolution, group norm and spatial attention on NCHW float arrays: the readable references for
+    /// Plain C# convolution (stride 1, and the encoder's stride-2 downsample), group norm and spatial attention on NCHW
+    /// float arrays: the readable references for
     /// <see cref="Conv2d"/>, <see cref="GroupNorm"/> and <see cref="SpatialAttention"/>, and the building blocks of
     /// the reference VAE decoder. Sums in double; output channels run in parallel (each one is computed exactly as in
     /// a sequential loop, so results do not depend on the thread count).
@@ -56,6 +57,47 @@ namespace Sd3Tex.Kernels
                 long o = ((long)b * cout + co) * oh * ow;
                 double bv = bias != null ? bias[co] : 0;
                 for (int i = 0; i < oh * ow; i++) output[o + i] = (float)(acc[i] + bv);
+            });
+            return output;
+        }
+
+        /// <summary>
+        /// The VAE encoder's downsample as the reference writes it (<c>sd3_impls.py</c> Downsample): pad the input by one
+        /// column on the right and one row at the bottom (zeros; with circular padding the first column / row, so the
+        /// image stays on the torus), then a 3 × 3 convolution with stride 2 and no padding. Input [B, Cin, H, W];
+        /// returns [B, Cout, (H − 2) / 2 + 1, (W − 2) / 2 + 1] = [B, Cout, H / 2, W / 2].
+        /// </summary>
+        public static float[] Downsample2d(float[] input, int batch, int cin, int h, int w, float[] weight, float[] bias, int cout,
+                                           PadMode padX = PadMode.Zeros, PadMode padY = PadMode.Zeros)
+        {
+            // the padded image, written out: [B, Cin, H + 1, W + 1]
+            int ph = h + 1, pw = w + 1;
+            var padded = new float[(long)batch * cin * ph * pw];
+            for (int bc = 0; bc < batch * cin; bc++)
+                for (int y = 0; y < ph; y++)
+                {
+                    int sy = y < h ? y : padY == PadMode.Circular ? 0 : -1;
+                    for (int x = 0; x < pw; x++)
+                    {
+                        int sx = x < w ? x : padX == PadMode.Circular ? 0 : -1;
+                        padded[((long)bc * ph + y) * pw + x] = sy < 0 || sx < 0 ? 0f : input[((long)bc * h + sy) * w + sx];
+                    }
+                }
+            int oh = (ph - 3) / 2 + 1, ow = (pw - 3) / 2 + 1;
+            var output = new float[(long)batch * cout * oh * ow];
+            Parallel.For(0, batch * cout, bc =>
+            {
+                int b = bc / cout, co = bc % cout;
+                for (int y = 0; y < oh; y++)
+                    for (int x = 0; x < ow; x++)
+                    {
+                        double acc = bias != null ? bias[co] : 0;
+                        for (int ci = 0; ci < cin; ci++)
+                            for (int ky = 0; ky < 3; ky++)
+                                for (int kx = 0; kx < 3; kx++)
+                                    acc += (double)weight[((co * cin + ci) * 3 + ky) * 3 + kx] * padded[(((long)b * cin + ci) * ph + 2 * y + ky) * pw + 2 * x + kx];
+                        output[(((long)b * cout + co) * oh + y) * ow + x] = (float)acc;
+                    }
             });
             return output;
         }

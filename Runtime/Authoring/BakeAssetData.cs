@@ -43,6 +43,26 @@ namespace Sd3Tex.Authoring
         /// <summary>With <see cref="Pbr"/> On: the normal map's strength (0: the default, 2).</summary>
         public float PbrStrength;
         public Materials.NormalConvention PbrNormalConvention;
+        /// <summary>Image-to-image: the picture (project-relative path, e.g. Assets/Sources/wall.png); empty: text-to-image
+        /// (or the defaults').</summary>
+        public string InitImage = "";
+        /// <summary>Denoising strength in (0, 1]; 0 inherits (0.8 in the end).</summary>
+        public float Strength;
+        /// <summary>Inpainting mask (project-relative path; white repaints); empty inherits.</summary>
+        public string Mask = "";
+        /// <summary>Mask feathering in pixels; 0 inherits (a hard edge in the end).</summary>
+        public int MaskBlur;
+        /// <summary>Variations of the init image (its image count); 0 inherits.</summary>
+        public int Variations;
+        /// <summary>Skip-layer guidance: layers "7,8,9" (empty inherits: off in the end), scale, start and end (0 inherits).</summary>
+        public string SlgLayers = "";
+        public float SlgScale;
+        public float SlgStart;
+        public float SlgEnd;
+        /// <summary>Make the init image tile along these axes instead of generating (X, Y or XY; Inherit / None: no).</summary>
+        public SeamlessChoice MakeSeamless;
+        /// <summary>Make seamless's band width in pixels; 0 inherits (a quarter of the shorter side in the end).</summary>
+        public int Band;
 
         /// <summary>The manifest entry these fields stand for (nulls inherit).</summary>
         public BakeEntry ToEntry(bool isDefaults)
@@ -63,6 +83,18 @@ namespace Sd3Tex.Authoring
                 NoT5 = T5 == T5Choice.On ? false : T5 == T5Choice.Off ? true : (bool?)null,
                 Seamless = Seamless == SeamlessChoice.Inherit ? null : SeamlessAxesNames.Name(AxesOf(Seamless)),
                 Pbr = Pbr == PbrChoice.Inherit ? null : Pbr == PbrChoice.Off ? BakePbr.Off() : PbrOptions(),
+                InitImage = string.IsNullOrWhiteSpace(InitImage) ? null : InitImage.Trim(),
+                Strength = Strength != 0 ? Strength : (float?)null,
+                Mask = string.IsNullOrWhiteSpace(Mask) ? null : Mask.Trim(),
+                MaskBlur = MaskBlur != 0 ? MaskBlur : (int?)null,
+                Variations = Variations > 0 ? Variations : (int?)null,
+                SlgLayers = string.IsNullOrWhiteSpace(SlgLayers) ? null : SlgLayers.Trim(),
+                SlgScale = SlgScale != 0 ? SlgScale : (float?)null,
+                SlgStart = SlgStart != 0 ? SlgStart : (float?)null,
+                SlgEnd = SlgEnd != 0 ? SlgEnd : (float?)null,
+                MakeSeamless = MakeSeamless == SeamlessChoice.X || MakeSeamless == SeamlessChoice.Y || MakeSeamless == SeamlessChoice.XY
+                    ? SeamlessAxesNames.Name(AxesOf(MakeSeamless)) : null,
+                Band = Band > 0 ? Band : (int?)null,
             };
         }
 
@@ -90,12 +122,19 @@ namespace Sd3Tex.Authoring
                 Count = e.Count ?? 0, Steps = e.Steps ?? 0, Cfg = e.Cfg ?? 0, Shift = e.Shift ?? 0, Width = e.Width ?? 0, Height = e.Height ?? 0,
                 T5 = e.NoT5 == true ? T5Choice.Off : e.NoT5 == false ? T5Choice.On : T5Choice.Inherit,
                 Pbr = e.Pbr == null ? PbrChoice.Inherit : BakePbr.IsOn(e.Pbr) ? PbrChoice.On : PbrChoice.Off,
+                InitImage = e.InitImage ?? "", Strength = e.Strength ?? 0, Mask = e.Mask ?? "", MaskBlur = e.MaskBlur ?? 0, Variations = e.Variations ?? 0,
+                SlgLayers = e.SlgLayers ?? "", SlgScale = e.SlgScale ?? 0, SlgStart = e.SlgStart ?? 0, SlgEnd = e.SlgEnd ?? 0, Band = e.Band ?? 0,
             };
             if (BakePbr.IsOn(e.Pbr))
             {
                 d.PbrMaps = e.Pbr.Maps == Materials.PbrMapKinds.All ? "" : Materials.PbrMapNames.Format(e.Pbr.Maps);
                 d.PbrStrength = e.Pbr.Strength;
                 d.PbrNormalConvention = e.Pbr.NormalConvention;
+            }
+            if (e.MakeSeamless != null)
+            {
+                if (!SeamlessAxesNames.TryParse(e.MakeSeamless, out var ms)) throw new BakeManifestException($"make_seamless \"{e.MakeSeamless}\" is not x, y or xy.");
+                d.MakeSeamless = ChoiceOf(ms);
             }
             if (e.Sampler != null)
             {
@@ -105,10 +144,13 @@ namespace Sd3Tex.Authoring
             if (e.Seamless != null)
             {
                 if (!SeamlessAxesNames.TryParse(e.Seamless, out var axes)) throw new BakeManifestException($"seamless \"{e.Seamless}\" is not x, y, xy or none.");
-                d.Seamless = axes == SeamlessAxes.X ? SeamlessChoice.X : axes == SeamlessAxes.Y ? SeamlessChoice.Y : axes == SeamlessAxes.Both ? SeamlessChoice.XY : SeamlessChoice.None;
+                d.Seamless = ChoiceOf(axes);
             }
             return d;
         }
+
+        static SeamlessChoice ChoiceOf(SeamlessAxes axes) =>
+            axes == SeamlessAxes.X ? SeamlessChoice.X : axes == SeamlessAxes.Y ? SeamlessChoice.Y : axes == SeamlessAxes.Both ? SeamlessChoice.XY : SeamlessChoice.None;
 
         static SeamlessAxes AxesOf(SeamlessChoice c) =>
             c == SeamlessChoice.X ? SeamlessAxes.X : c == SeamlessChoice.Y ? SeamlessAxes.Y : c == SeamlessChoice.XY ? SeamlessAxes.Both : SeamlessAxes.None;
@@ -171,6 +213,15 @@ namespace Sd3Tex.Authoring
             return (model ?? new ModelSettings()).ToGeneratorOptions(projectRoot);
         }
 
+        /// <summary>Image paths of a JSON manifest (relative to it) made project-relative where they can be.</summary>
+        static BakeTextureData Rebased(BakeTextureData d, BakeManifest manifest, string projectRoot)
+        {
+            string Fix(string path) => string.IsNullOrEmpty(path) ? path : ModelSettings.MakeRelative(projectRoot, BakeEntry.ResolvePath(manifest.BaseDirectory, path));
+            d.InitImage = Fix(d.InitImage);
+            d.Mask = Fix(d.Mask);
+            return d;
+        }
+
         /// <summary>An asset's fields from a JSON manifest (its paths made project-relative where they can be).</summary>
         public static BakeAssetData FromManifest(BakeManifest manifest, string projectRoot)
         {
@@ -179,7 +230,7 @@ namespace Sd3Tex.Authoring
             {
                 OutputFolder = ModelSettings.MakeRelative(projectRoot, manifest.OutputDirectory),
                 UseProjectModel = false,
-                Defaults = BakeTextureData.FromEntry(manifest.Defaults ?? new BakeEntry()),
+                Defaults = Rebased(BakeTextureData.FromEntry(manifest.Defaults ?? new BakeEntry()), manifest, projectRoot),
             };
             foreach (var w in manifest.ResolvedWeights())
             {
@@ -199,7 +250,7 @@ namespace Sd3Tex.Authoring
             {
                 if (t.ClipHeads != null && t.ClipHeads != heads)
                     throw new BakeManifestException($"\"{t.Name}\" sets its own clip_heads, which a manifest asset cannot hold: bake that manifest as JSON (-manifest file.json).");
-                d.Textures.Add(BakeTextureData.FromEntry(t));
+                d.Textures.Add(Rebased(BakeTextureData.FromEntry(t), manifest, projectRoot));
             }
             return d;
         }

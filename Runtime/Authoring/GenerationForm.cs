@@ -21,13 +21,15 @@ namespace Sd3Tex.Authoring
     {
         public ModelFamily Family { get; set; }
         public bool HasT5 { get; set; } = true;
+        /// <summary>Whether the VAE has its encoder (image-to-image, inpainting, make seamless).</summary>
+        public bool HasVaeEncoder { get; set; } = true;
         /// <summary>The model's own check of a request (e.g. the size against its position table); may be null.</summary>
         public Func<GenerationRequest, List<string>> Check { get; set; }
 
         public static ModelFacts Of(TextureGenerator generator)
         {
             if (generator == null) throw new ArgumentNullException(nameof(generator));
-            return new ModelFacts { Family = generator.Family, HasT5 = generator.HasT5, Check = generator.Validate };
+            return new ModelFacts { Family = generator.Family, HasT5 = generator.HasT5, HasVaeEncoder = generator.HasVaeEncoder, Check = generator.Validate };
         }
     }
 
@@ -37,7 +39,7 @@ namespace Sd3Tex.Authoring
     /// model family, the request it stands for) lives here and is tested without the engine.
     /// </summary>
     [Serializable]
-    public sealed class GenerationForm
+    public sealed partial class GenerationForm
     {
         public const int MaxBatch = 32;
         /// <summary>Steps above this only cost time (the samplers converge well before).</summary>
@@ -81,6 +83,9 @@ namespace Sd3Tex.Authoring
         {
             var p = GenerationPresets.For(family);
             Steps = p.Steps; Cfg = p.Cfg; Shift = p.Shift; Sampler = p.Sampler; PresetFamily = family;
+            // the family's skip-layer guidance values, if it offers some (the toggle stays as it is: off by default)
+            var slg = p.OfferedSkipLayerGuidance;
+            if (slg != null) { SlgLayers = Generation.SkipLayerGuidance.FormatLayers(slg.Layers); SlgScale = slg.Scale; SlgStart = slg.Start; SlgEnd = slg.End; }
         }
 
         /// <summary>True when steps, CFG, shift and sampler are still the preset they were set from.</summary>
@@ -128,7 +133,7 @@ namespace Sd3Tex.Authoring
         {
             Prompt = Prompt ?? "", NegativePrompt = NegativePrompt ?? "", Seed = seed, Count = BatchCount,
             Width = EffectiveWidth, Height = EffectiveHeight, Steps = Steps, Cfg = Cfg, Shift = Shift, Sampler = Sampler,
-            UseT5 = UseT5, Seamless = Seamless,
+            UseT5 = UseT5, Seamless = Seamless, Strength = Strength, MaskBlur = MaskBlur, SkipLayerGuidance = SkipLayerGuidanceSettings(),
         };
 
         /// <summary>Fills the fields from a request (history's "use these settings"); the seed is locked to the request's.
@@ -152,7 +157,7 @@ namespace Sd3Tex.Authoring
         /// Everything wrong or worth knowing about the fields, each naming the field and what to do. Errors block
         /// generation; warnings do not. <paramref name="model"/> adds the loaded model's checks (null: none loaded).
         /// </summary>
-        public List<FormMessage> Validate(ModelFacts model = null)
+        public List<FormMessage> Validate(ModelFacts model = null, string projectRoot = null)
         {
             var m = new List<FormMessage>();
             var inv = CultureInfo.InvariantCulture;
@@ -171,6 +176,7 @@ namespace Sd3Tex.Authoring
             if (!(Shift > 0) || float.IsInfinity(Shift)) m.Add(FormMessage.Error("Shift", $"Shift {Shift.ToString(inv)} must be a positive number (1 for SD3 Medium, 3 for SD3.5)."));
             if (!Enum.IsDefined(typeof(SamplerKind), Sampler)) m.Add(FormMessage.Error("Sampler", $"Sampler {(int)Sampler} is unknown: pick Euler or DPM++ 2M."));
             if (BatchCount < 1 || BatchCount > MaxBatch) m.Add(FormMessage.Error("BatchCount", $"Batch count {BatchCount} must be between 1 and {MaxBatch}."));
+            ValidateImageSettings(m, model, projectRoot);
             if (model != null)
             {
                 if (UseT5 && !model.HasT5) m.Add(FormMessage.Warning("UseT5", "The model has no T5-XXL: prompts are encoded with CLIP only (add a t5xxl file to the model's files to use it)."));
@@ -179,7 +185,7 @@ namespace Sd3Tex.Authoring
                     var request = ToRequest(Seed);
                     var known = new HashSet<string>(request.Problems());
                     foreach (var p in model.Check(request))
-                        if (!known.Contains(p)) m.Add(FormMessage.Error("Size", Capitalize(p)));
+                        if (!known.Contains(p)) m.Add(FormMessage.Error(p.Contains("skip-layer") ? "SlgLayers" : "Size", Capitalize(p)));
                 }
             }
             return m;

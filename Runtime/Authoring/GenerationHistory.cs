@@ -38,6 +38,30 @@ namespace Sd3Tex.Authoring
         public double Seconds { get; set; }
         /// <summary>Assets saved from it (project-relative paths), in the order saved.</summary>
         public List<string> Outputs { get; } = new List<string>();
+        /// <summary>Image-to-image: the init image and mask files (as the form named them; empty when unused), the
+        /// strength and mask blur; skip-layer guidance's layers ("" when off), scale, start and end.</summary>
+        public string InitImage { get; set; } = "";
+        public string Mask { get; set; } = "";
+        public float Strength { get; set; } = GenerationRequest.DefaultStrength;
+        public int MaskBlur { get; set; }
+        public string SlgLayers { get; set; } = "";
+        public float SlgScale { get; set; } = 2.5f;
+        public float SlgStart { get; set; } = 0.01f;
+        public float SlgEnd { get; set; } = 0.20f;
+
+        /// <summary>The entry of a request made from <paramref name="form"/> (its image files and guidance recorded too).</summary>
+        public static HistoryEntry From(ResolvedRequest request, GenerationForm form, string model, ModelFamily family, string device, TimeSpan took)
+        {
+            var e = From(request, model, family, device, took);
+            if (form == null) return e;
+            e.InitImage = form.HasInitImage ? form.InitImage.Trim() : "";
+            e.Mask = form.HasInitImage && form.HasMask ? form.Mask.Trim() : "";
+            e.Strength = form.Strength;
+            e.MaskBlur = form.MaskBlur;
+            var slg = request.Request.SkipLayerGuidance;
+            if (slg != null && slg.IsActive) { e.SlgLayers = SkipLayerGuidance.FormatLayers(slg.Layers); e.SlgScale = slg.Scale; e.SlgStart = slg.Start; e.SlgEnd = slg.End; }
+            return e;
+        }
 
         /// <summary>The entry of a finished request.</summary>
         public static HistoryEntry From(ResolvedRequest request, string model, ModelFamily family, string device, TimeSpan took)
@@ -57,6 +81,9 @@ namespace Sd3Tex.Authoring
         {
             Prompt = Prompt, NegativePrompt = NegativePrompt, Seed = Seed, Count = Count, Width = Width, Height = Height,
             Steps = Steps, Cfg = Cfg, Shift = Shift, Sampler = Sampler, UseT5 = UseT5, Seamless = Seamless,
+            Strength = Strength, MaskBlur = MaskBlur,
+            SkipLayerGuidance = SkipLayerGuidance.TryParseLayers(SlgLayers, out var layers)
+                ? new SkipLayerGuidance { Layers = layers, Scale = SlgScale, Start = SlgStart, End = SlgEnd } : null,
         };
 
         /// <summary>One line for a list: "mossy stone wall · 512×512 · seed 7 ×2 · 28 steps".</summary>
@@ -67,7 +94,9 @@ namespace Sd3Tex.Authoring
             if (prompt.Length > 60) prompt = prompt.Substring(0, 57) + "...";
             if (prompt.Length == 0) prompt = "(empty prompt)";
             return $"{prompt} · {Width.ToString(inv)}×{Height.ToString(inv)} · seed {Seed.ToString(inv)}" + (Count > 1 ? $" ×{Count.ToString(inv)}" : "") +
-                   $" · {Steps.ToString(inv)} steps" + (Seamless != SeamlessAxes.None ? $" · seamless {SeamlessAxesNames.Name(Seamless)}" : "");
+                   $" · {Steps.ToString(inv)} steps" + (Seamless != SeamlessAxes.None ? $" · seamless {SeamlessAxesNames.Name(Seamless)}" : "") +
+                   (!string.IsNullOrEmpty(InitImage) ? $" · from {Path.GetFileName(InitImage)} at {Strength.ToString(inv)}" + (!string.IsNullOrEmpty(Mask) ? " (masked)" : "") : "") +
+                   (!string.IsNullOrEmpty(SlgLayers) ? " · SLG " + SlgLayers : "");
         }
 
         public JsonValue ToJson()
@@ -94,6 +123,19 @@ namespace Sd3Tex.Authoring
             var outputs = JsonValue.NewArray();
             foreach (var o in Outputs) outputs.Add(JsonValue.From(o));
             j.Set("outputs", outputs);
+            if (!string.IsNullOrEmpty(InitImage))
+            {
+                j.Set("init_image", InitImage);
+                j.Set("strength", (double)(decimal)Strength);
+                if (!string.IsNullOrEmpty(Mask)) { j.Set("mask", Mask); j.Set("mask_blur", MaskBlur); }
+            }
+            if (!string.IsNullOrEmpty(SlgLayers))
+            {
+                j.Set("slg_layers", SlgLayers);
+                j.Set("slg_scale", (double)(decimal)SlgScale);
+                j.Set("slg_start", (double)(decimal)SlgStart);
+                j.Set("slg_end", (double)(decimal)SlgEnd);
+            }
             return j;
         }
 
@@ -131,6 +173,14 @@ namespace Sd3Tex.Authoring
             var outputs = j["outputs"];
             if (outputs != null && outputs.Kind == JsonKind.Array)
                 foreach (var o in outputs.Items) if (o.Kind == JsonKind.String) e.Outputs.Add(o.AsString);
+            e.InitImage = OptStr(j, "init_image") ?? "";
+            e.Mask = OptStr(j, "mask") ?? "";
+            if (j["strength"] != null) e.Strength = (float)Num(j, "strength");
+            if (j["mask_blur"] != null) e.MaskBlur = (int)Long(j, "mask_blur");
+            e.SlgLayers = OptStr(j, "slg_layers") ?? "";
+            if (j["slg_scale"] != null) e.SlgScale = (float)Num(j, "slg_scale");
+            if (j["slg_start"] != null) e.SlgStart = (float)Num(j, "slg_start");
+            if (j["slg_end"] != null) e.SlgEnd = (float)Num(j, "slg_end");
             if (e.Id.Length == 0) throw new FormatException("\"id\" is empty.");
             if (e.Count < 1 || e.Width < 1 || e.Height < 1 || e.Steps < 1) throw new FormatException("count, width, height and steps must be positive.");
             return e;

@@ -75,10 +75,23 @@ namespace Sd3Tex.Authoring
         }
 
         /// <summary>Opens (or reuses) the model and generates <paramref name="request"/> on a worker thread.</summary>
-        public async Task<GenerationResult> GenerateAsync(GeneratorOptions options, GenerationRequest request, IProgress<GenerationProgress> progress = null,
+        public Task<GenerationResult> GenerateAsync(GeneratorOptions options, GenerationRequest request, IProgress<GenerationProgress> progress = null,
+                                                    CancellationToken cancel = default)
+        {
+            if (request == null) throw new ArgumentNullException(nameof(request));
+            return RunAsync(options, progress, cancel, g => g.GenerateAsync(request, progress, cancel));
+        }
+
+        /// <summary>Opens (or reuses) the model and runs make-seamless (<see cref="TextureGenerator.MakeSeamless"/>) on a worker thread.</summary>
+        public Task<MakeSeamlessResult> MakeSeamlessAsync(GeneratorOptions options, MakeSeamlessRequest request, IProgress<GenerationProgress> progress = null,
                                                           CancellationToken cancel = default)
         {
             if (request == null) throw new ArgumentNullException(nameof(request));
+            return RunAsync(options, progress, cancel, g => g.MakeSeamlessAsync(request, progress, cancel));
+        }
+
+        async Task<T> RunAsync<T>(GeneratorOptions options, IProgress<GenerationProgress> progress, CancellationToken cancel, Func<TextureGenerator, Task<T>> work)
+        {
             Entry e;
             lock (_lock)
             {
@@ -89,7 +102,7 @@ namespace Sd3Tex.Authoring
             {
                 var generator = await WaitOrCancel(e.Opening, cancel).ConfigureAwait(false);
                 cancel.ThrowIfCancellationRequested();
-                return await generator.GenerateAsync(request, progress, cancel).ConfigureAwait(false);
+                return await work(generator).ConfigureAwait(false);
             }
             catch (ObjectDisposedException) when (e.Retired)
             {

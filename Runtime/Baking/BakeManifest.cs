@@ -4,6 +4,7 @@ using System.Globalization;
 using System.IO;
 using System.Linq;
 using Sd3Tex.Generation;
+using Sd3Tex.Imaging;
 using Sd3Tex.Json;
 using Sd3Tex.Sampling;
 using Sd3Tex.Vae;
@@ -20,7 +21,10 @@ namespace Sd3Tex.Baking
     /// One texture of a manifest, or the manifest's defaults. Field names in JSON are the command line's option names in
     /// snake_case: <c>name</c>, <c>prompt</c>, <c>negative</c>, <c>seed</c>, <c>count</c>, <c>steps</c>, <c>cfg</c>,
     /// <c>shift</c>, <c>sampler</c>, <c>width</c>, <c>height</c>, <c>no_t5</c>, <c>seamless</c>, <c>noise</c>,
-    /// <c>clip_heads</c>, and <c>pbr</c> (material maps beside the PNG, see <see cref="BakePbr"/>). Null fields inherit
+    /// <c>clip_heads</c>; image-to-image <c>init_image</c>, <c>strength</c>, <c>mask</c>, <c>mask_blur</c>,
+    /// <c>variations</c>; skip-layer guidance <c>slg_layers</c>, <c>slg_scale</c>, <c>slg_start</c>, <c>slg_end</c>;
+    /// <c>make_seamless</c> (axes; the texture is <c>init_image</c> made to tile, as <c>sd3tex seamless</c>) with
+    /// <c>band</c>; and <c>pbr</c> (material maps beside the PNG, see <see cref="BakePbr"/>). Null fields inherit
     /// (texture ← defaults ← the model family's preset).
     /// </summary>
     public sealed class BakeEntry
@@ -47,9 +51,36 @@ namespace Sd3Tex.Baking
         /// <summary>Material maps written beside each PNG (<see cref="BakePbr"/>); maps None = off.</summary>
         public Materials.PbrOptions Pbr { get; set; }
 
+        #region Image-to-image, inpainting, guidance, make seamless
+
+        /// <summary>The picture to start from (relative to the manifest); without width and height the size is its size
+        /// rounded to multiples of 16.</summary>
+        public string InitImage { get; set; }
+        /// <summary>Denoising strength in (0, 1] (default 0.8).</summary>
+        public float? Strength { get; set; }
+        /// <summary>Inpainting mask (relative to the manifest): white repaints, black keeps.</summary>
+        public string Mask { get; set; }
+        public int? MaskBlur { get; set; }
+        /// <summary>Variations of the init image: the image count (seeds seed … seed + N − 1), in place of count.</summary>
+        public int? Variations { get; set; }
+        /// <summary>Skip-layer guidance: "7,8,9" (a JSON list [7, 8, 9] is read too), scale, start and end fractions.</summary>
+        public string SlgLayers { get; set; }
+        public float? SlgScale { get; set; }
+        public float? SlgStart { get; set; }
+        public float? SlgEnd { get; set; }
+        /// <summary>"x", "y" or "xy": the texture is init_image made to tile along these axes (<c>sd3tex seamless</c>).</summary>
+        public string MakeSeamless { get; set; }
+        /// <summary>make_seamless's band width in pixels (0 or null: a quarter of the shorter side).</summary>
+        public int? Band { get; set; }
+
+        #endregion
+
         /// <summary>The JSON field names an entry may have.</summary>
         public static readonly string[] Fields =
-            { "name", "prompt", "negative", "seed", "count", "steps", "cfg", "shift", "sampler", "width", "height", "no_t5", "seamless", "noise", "clip_heads", "pbr" };
+        {
+            "name", "prompt", "negative", "seed", "count", "steps", "cfg", "shift", "sampler", "width", "height", "no_t5", "seamless", "noise", "clip_heads",
+            "init_image", "strength", "mask", "mask_blur", "variations", "slg_layers", "slg_scale", "slg_start", "slg_end", "make_seamless", "band", "pbr",
+        };
 
         public BakeEntry Clone() => (BakeEntry)MemberwiseClone();
 
@@ -64,6 +95,10 @@ namespace Sd3Tex.Baking
                 Shift = Shift ?? defaults.Shift, Sampler = Sampler ?? defaults.Sampler, Width = Width ?? defaults.Width, Height = Height ?? defaults.Height,
                 NoT5 = NoT5 ?? defaults.NoT5, Seamless = Seamless ?? defaults.Seamless, Noise = Noise ?? defaults.Noise, ClipHeads = ClipHeads ?? defaults.ClipHeads,
                 Pbr = Pbr ?? defaults.Pbr,
+                InitImage = InitImage ?? defaults.InitImage, Strength = Strength ?? defaults.Strength, Mask = Mask ?? defaults.Mask,
+                MaskBlur = MaskBlur ?? defaults.MaskBlur, Variations = Variations ?? defaults.Variations, SlgLayers = SlgLayers ?? defaults.SlgLayers,
+                SlgScale = SlgScale ?? defaults.SlgScale, SlgStart = SlgStart ?? defaults.SlgStart, SlgEnd = SlgEnd ?? defaults.SlgEnd,
+                MakeSeamless = MakeSeamless ?? defaults.MakeSeamless, Band = Band ?? defaults.Band,
             };
         }
 
@@ -98,6 +133,22 @@ namespace Sd3Tex.Baking
                     case "noise": e.Noise = Str(v, at); break;
                     case "clip_heads": e.ClipHeads = Str(v, at); break;
                     case "pbr": e.Pbr = BakePbr.FromJson(v, at); break;
+                    case "init_image": e.InitImage = Str(v, at); break;
+                    case "strength": e.Strength = (float)Num(v, at); break;
+                    case "mask": e.Mask = Str(v, at); break;
+                    case "mask_blur": e.MaskBlur = Int(v, at); break;
+                    case "variations": e.Variations = Int(v, at); break;
+                    case "slg_layers":
+                        if (v.Kind == JsonKind.Array && v.Items.All(x => x.Kind == JsonKind.Number && x.IsInteger))
+                            e.SlgLayers = string.Join(",", v.Items.Select(x => x.AsLong.ToString(CultureInfo.InvariantCulture)));
+                        else if (v.Kind == JsonKind.String) e.SlgLayers = v.AsString;
+                        else throw new BakeManifestException($"{at} must be a list of block indices such as [7, 8, 9] (or \"7,8,9\").");
+                        break;
+                    case "slg_scale": e.SlgScale = (float)Num(v, at); break;
+                    case "slg_start": e.SlgStart = (float)Num(v, at); break;
+                    case "slg_end": e.SlgEnd = (float)Num(v, at); break;
+                    case "make_seamless": e.MakeSeamless = Str(v, at); break;
+                    case "band": e.Band = Int(v, at); break;
                     default:
                         throw new BakeManifestException($"unknown field \"{f}\" in {where}. Known fields: {string.Join(", ", Fields.Where(x => !isDefaults || x != "name"))}.");
                 }
@@ -124,6 +175,17 @@ namespace Sd3Tex.Baking
             if (Noise != null) j.Set("noise", Noise);
             if (ClipHeads != null) j.Set("clip_heads", ClipHeads);
             if (Pbr != null) j.Set("pbr", BakePbr.ToJson(Pbr));
+            if (InitImage != null) j.Set("init_image", InitImage);
+            if (Strength.HasValue) j.Set("strength", (double)(decimal)Strength.Value);
+            if (Mask != null) j.Set("mask", Mask);
+            if (MaskBlur.HasValue) j.Set("mask_blur", MaskBlur.Value);
+            if (Variations.HasValue) j.Set("variations", Variations.Value);
+            if (SlgLayers != null) j.Set("slg_layers", SlgLayers);
+            if (SlgScale.HasValue) j.Set("slg_scale", (double)(decimal)SlgScale.Value);
+            if (SlgStart.HasValue) j.Set("slg_start", (double)(decimal)SlgStart.Value);
+            if (SlgEnd.HasValue) j.Set("slg_end", (double)(decimal)SlgEnd.Value);
+            if (MakeSeamless != null) j.Set("make_seamless", MakeSeamless);
+            if (Band.HasValue) j.Set("band", Band.Value);
             return j;
         }
 
@@ -146,14 +208,52 @@ namespace Sd3Tex.Baking
             return (int)l;
         }
 
-        /// <summary>The generation request of this (merged) entry; <paramref name="baseDirectory"/> resolves <see cref="Noise"/>.</summary>
+        /// <summary>Images this (merged) entry makes: variations, else count, else 1.</summary>
+        public int ImageCount => Variations ?? Count ?? 1;
+
+        /// <summary>
+        /// The generation request of this (merged) entry; <paramref name="baseDirectory"/> resolves <see cref="Noise"/>,
+        /// <see cref="InitImage"/> and <see cref="Mask"/>. Images that cannot be read and contradicting fields throw
+        /// <see cref="GenerationRequestException"/> listing every problem (with the request's own).
+        /// </summary>
         public GenerationRequest ToRequest(string baseDirectory)
         {
             var r = new GenerationRequest
             {
-                Prompt = Prompt ?? "", NegativePrompt = Negative ?? "", Seed = Seed ?? 0, Count = Count ?? 1,
+                Prompt = Prompt ?? "", NegativePrompt = Negative ?? "", Seed = Seed ?? 0, Count = ImageCount,
                 Width = Width ?? 1024, Height = Height ?? 1024, Steps = Steps, Cfg = Cfg, Shift = Shift, UseT5 = !(NoT5 ?? false),
             };
+            var problems = new List<string>();
+            if (InitImage != null)
+            {
+                r.InitImage = ImageFiles.TryLoad(ResolvePath(baseDirectory, InitImage), "init image", problems);
+                if (r.InitImage != null)
+                {
+                    if (!Width.HasValue) r.Width = GenerationRequest.RoundSize(r.InitImage.Width);
+                    if (!Height.HasValue) r.Height = GenerationRequest.RoundSize(r.InitImage.Height);
+                }
+            }
+            else if (Mask != null || Variations.HasValue || MakeSeamless != null)
+                problems.Add("mask, variations and make_seamless need an init_image (strength is only used with one).");
+            if (Strength.HasValue) r.Strength = Strength.Value;
+            if (Mask != null) r.Mask = ImageFiles.TryLoad(ResolvePath(baseDirectory, Mask), "mask", problems);
+            if (MaskBlur.HasValue) r.MaskBlur = MaskBlur.Value;
+            if (Variations.HasValue && Count.HasValue && Count.Value != Variations.Value)
+                problems.Add($"count {Count.Value} and variations {Variations.Value} disagree: give one of them.");
+            if (Variations.HasValue && Variations.Value < 1) problems.Add($"variations {Variations.Value} must be at least 1.");
+            if (SlgLayers != null)
+            {
+                if (!SkipLayerGuidance.TryParseLayers(SlgLayers, out var layers)) problems.Add($"slg_layers \"{SlgLayers}\" is not a list of block indices such as 7,8,9.");
+                else
+                {
+                    var slg = new SkipLayerGuidance { Layers = layers };
+                    if (SlgScale.HasValue) slg.Scale = SlgScale.Value;
+                    if (SlgStart.HasValue) slg.Start = SlgStart.Value;
+                    if (SlgEnd.HasValue) slg.End = SlgEnd.Value;
+                    r.SkipLayerGuidance = slg;
+                }
+            }
+            else if (SlgScale.HasValue || SlgStart.HasValue || SlgEnd.HasValue) problems.Add("slg_scale, slg_start and slg_end need slg_layers.");
             if (Sampler != null)
             {
                 if (!SamplerNames.TryParse(Sampler, out var s)) throw new BakeManifestException($"sampler \"{Sampler}\" is not euler or dpmpp_2m.");
@@ -164,8 +264,34 @@ namespace Sd3Tex.Baking
                 if (!SeamlessAxesNames.TryParse(Seamless, out var axes)) throw new BakeManifestException($"seamless \"{Seamless}\" is not x, y, xy or none.");
                 r.Seamless = axes;
             }
+            if (MakeSeamless != null)
+            {
+                if (!SeamlessAxesNames.TryParse(MakeSeamless, out var axes) || axes == SeamlessAxes.None)
+                    problems.Add($"make_seamless \"{MakeSeamless}\" is not x, y or xy.");
+                // make_seamless sets the axes and keeps the image's size (seamless, width and height are not used)
+                if (Mask != null || Noise != null) problems.Add("make_seamless makes its own mask and noise: leave out mask and noise.");
+            }
+            if (problems.Count > 0)
+            {
+                if (InitImage != null && r.InitImage == null && GenerationRequest.StrengthProblem(r.Strength) is string sp) problems.Add(sp);
+                foreach (var p in r.Problems()) if (!problems.Contains(p)) problems.Add(p);
+                throw new GenerationRequestException(problems);
+            }
             if (Noise != null) r.InitialNoise = NoiseFile.Read(ResolvePath(baseDirectory, Noise), r.Count, r.Height, r.Width);
             return r;
+        }
+
+        /// <summary>The make-seamless request of an entry with <see cref="MakeSeamless"/> (one image: seed
+        /// <paramref name="seed"/>), from the request <see cref="ToRequest"/> made.</summary>
+        public MakeSeamlessRequest ToMakeSeamlessRequest(GenerationRequest request, long seed)
+        {
+            SeamlessAxesNames.TryParse(MakeSeamless, out var axes);
+            return new MakeSeamlessRequest
+            {
+                Image = request.InitImage, Axes = axes, BandWidth = Band ?? 0, Prompt = request.Prompt, NegativePrompt = request.NegativePrompt,
+                Seed = seed, Count = 1, Steps = request.Steps, Cfg = request.Cfg, Shift = request.Shift, Sampler = request.Sampler,
+                Strength = Strength ?? 1f, UseT5 = request.UseT5, SkipLayerGuidance = request.SkipLayerGuidance?.Clone(),
+            };
         }
 
         internal static string ResolvePath(string baseDirectory, string path) =>
@@ -294,7 +420,7 @@ namespace Sd3Tex.Baking
         /// <summary>The PNG paths of a texture: <c>name.png</c>, or <c>name_0.png</c> … when its count is above 1.</summary>
         public IReadOnlyList<string> OutputsOf(BakeEntry texture)
         {
-            int count = texture.Over(Defaults).Count ?? 1;
+            int count = texture.Over(Defaults).ImageCount;
             string dir = OutputDirectory;
             if (count <= 1) return new[] { Path.Combine(dir, texture.Name + ".png") };
             var r = new string[count];

@@ -187,7 +187,7 @@ namespace Sd3Tex.Baking
                 if (pending.Count > 0)
                 {
                     var generator = GeneratorFor(manifest, weights, merged.ClipHeads, options, generators);
-                    var modelProblems = generator.Validate(request);
+                    var modelProblems = merged.MakeSeamless != null ? new List<string>() : generator.Validate(request);
                     if (modelProblems.Count > 0) throw new GenerationRequestException(modelProblems);
                     var inner = progress == null ? null : new InnerProgress(p => progress.Report(new BakeProgress(n, count, texture.Name, p)));
                     foreach (int i in pending)
@@ -202,7 +202,9 @@ namespace Sd3Tex.Baking
                             one.InitialNoise = new float[size];
                             Array.Copy(request.InitialNoise, (long)i * size, one.InitialNoise, 0, size);
                         }
-                        var image = generator.Generate(one, inner, cancel).Images[0];
+                        var image = merged.MakeSeamless != null
+                            ? generator.MakeSeamless(merged.ToMakeSeamlessRequest(request, one.Seed), inner, cancel).Generation.Images[0]
+                            : generator.Generate(one, inner, cancel).Images[0];
                         image.Parameters.Extra.Add(new KeyValuePair<string, string>(HashKey, hashes[i]));
                         image.SavePng(item.Outputs[i]);
                         item.ImagesGenerated++;
@@ -307,7 +309,34 @@ namespace Sd3Tex.Baking
                 Buffer.BlockCopy(request.InitialNoise, index * size * 4, bytes, 0, bytes.Length);
                 j.Set("noise", Hex(Sha256(bytes)));
             }
+            // image-to-image, guidance and make-seamless: keys only when used, so the hashes of plain textures stay as they were
+            if (request.InitImage != null)
+            {
+                j.Set("init_image", ImageHash(request.InitImage));
+                j.Set("strength", (merged.MakeSeamless != null ? merged.Strength ?? 1f : request.Strength).ToString("R", CultureInfo.InvariantCulture));
+            }
+            if (request.Mask != null)
+            {
+                j.Set("mask", ImageHash(request.Mask));
+                j.Set("mask_blur", request.MaskBlur);
+            }
+            if (request.SkipLayerGuidance != null && request.SkipLayerGuidance.IsActive) j.Set("slg", request.SkipLayerGuidance.ToString());
+            if (merged.MakeSeamless != null)
+            {
+                j.Set("make_seamless", merged.MakeSeamless);
+                j.Set("band", merged.Band ?? 0);
+            }
             return Hex(Sha256(Encoding.UTF8.GetBytes(j.ToJson(false)))).Substring(0, 32);
+        }
+
+        /// <summary>The pixels' identity (size and RGBA bytes): a changed picture re-bakes, a moved one does not.</summary>
+        static string ImageHash(ImageRgba8 image)
+        {
+            var head = Encoding.ASCII.GetBytes(image.Width.ToString(CultureInfo.InvariantCulture) + "x" + image.Height.ToString(CultureInfo.InvariantCulture) + ":");
+            var all = new byte[head.Length + image.Pixels.Length];
+            Buffer.BlockCopy(head, 0, all, 0, head.Length);
+            Buffer.BlockCopy(image.Pixels, 0, all, head.Length, image.Pixels.Length);
+            return Hex(Sha256(all));
         }
 
         static byte[] Sha256(byte[] data)

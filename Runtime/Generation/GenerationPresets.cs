@@ -11,6 +11,9 @@ namespace Sd3Tex.Generation
         public float Cfg { get; }
         public float Shift { get; }
         public SamplerKind Sampler { get; }
+        /// <summary>The skip-layer guidance the family's reference configuration offers (SD3.5 Medium: layers 7, 8, 9,
+        /// scale 2.5, steps 0.01 to 0.20), or null. Offered, not applied: it is off by default, as in the reference.</summary>
+        public SkipLayerGuidance OfferedSkipLayerGuidance => Family == ModelFamily.Sd35Medium ? SkipLayerGuidance.Sd35Medium() : null;
 
         public GenerationPreset(ModelFamily family, int steps, float cfg, float shift, SamplerKind sampler)
         {

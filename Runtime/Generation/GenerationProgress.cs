@@ -9,7 +9,7 @@ namespace Sd3Tex.Generation
         Loading,
         /// <summary>Compiling the kernels for the device (once per process and device).</summary>
         CompilingKernels,
-        /// <summary>Tokenizing and running the text encoders.</summary>
+        /// <summary>Tokenizing and running the text encoders (and the VAE encoder on an init image).</summary>
         Encoding,
         /// <summary>Sampler steps through the transformer (<see cref="GenerationProgress.Step"/> of <see cref="GenerationProgress.Steps"/>).</summary>
         Sampling,

@@ -48,6 +48,12 @@ namespace Sd3Tex.Generation
         public float[] FinalLatent { get; set; }
         /// <summary>The decoder's input (latent / 1.5305 + 0.0609).</summary>
         public float[] VaeInput { get; set; }
+        /// <summary>Image-to-image: the init image's latent (the VAE encoder's mean, scaled), else null.</summary>
+        public float[] InitLatent { get; set; }
+        /// <summary>Inpainting: the latent-grid mask [h·w] the sampler blended with, else null.</summary>
+        public float[] LatentMask { get; set; }
+        /// <summary>Inpainting: the decoder's image before the composite with the init image, else null.</summary>
+        public VaeImage Uncomposited { get; set; }
     }
 
     /// <summary>Wall time per stage of one request.</summary>

@@ -28,7 +28,7 @@ namespace Sd3Tex.Generation
     /// result.Images[0].SavePng("mossy_brick.png");
     /// </code>
     /// </summary>
-    public sealed class TextureGenerator : IDisposable
+    public sealed partial class TextureGenerator : IDisposable
     {
         readonly GeneratorOptions _options;
         readonly Checkpoint _checkpoint;
@@ -40,6 +40,7 @@ namespace Sd3Tex.Generation
         Sd3TextEncoder _encoder;
         IMmditModel _mmdit;
         IVaeDecoder _vae;
+        IVaeEncoder _vaeEncoder; // loaded on the first image-to-image request
         int _disposed;
 
         /// <summary>The transformer's configuration (inferred from the weights).</summary>
@@ -53,6 +54,8 @@ namespace Sd3Tex.Generation
         public GenerationPreset Preset { get; }
         /// <summary>Whether the weights hold T5-XXL.</summary>
         public bool HasT5 { get; }
+        /// <summary>Whether the VAE has its encoder (needed for image-to-image, inpainting and make-seamless).</summary>
+        public bool HasVaeEncoder { get; }
         /// <summary>The device in words ("plain C# reference" for the reference).</summary>
         public string DeviceDescription { get; }
         /// <summary>True when all components stay loaded between requests.</summary>
@@ -79,6 +82,7 @@ namespace Sd3Tex.Generation
             Config = config; Family = family; Architecture = architecture;
             Preset = GenerationPresets.For(family != ModelFamily.Unknown ? family : architecture);
             HasT5 = checkpoint.Has(Component.T5xxl);
+            HasVaeEncoder = VaeConfig.Infer(checkpoint.ComponentWeights(Component.Vae)).HasEncoder;
             DeviceDescription = device == null ? "plain C# reference" : device.Describe();
             ModelName = NameOf(options.Weights[0]);
             var notes = new List<string>();
@@ -301,6 +305,7 @@ namespace Sd3Tex.Generation
                 {
                     case "text encoders": way = "Drop T5 (UseT5 = false, --no-t5), or let the components load one at a time (a lower memory budget or Residency.Sequential)."; break;
                     case "transformer": way = "Reduce the image size, let the components load one at a time (Residency.Sequential) so the encoders and decoder are freed first, or use f16 weights."; break;
+                    case "image encoder": way = "Tile the VAE (a VAE tile size such as 32, --vae-tile 32), lower the memory budget so it tiles itself, or reduce the image size."; break;
                     default: way = "Tile the decoder (a VAE tile size such as 32, --vae-tile 32), lower the memory budget so it tiles itself, or reduce the image size."; break;
                 }
                 throw new GenerationMemoryException(component, $"the {component} did not fit in {(_device == null ? "memory" : "the device's memory")} ({DeviceDescription}): {e.Message}. {way}", e);
@@ -325,6 +330,12 @@ namespace Sd3Tex.Generation
             return _device == null ? (IVaeDecoder)new ReferenceVae(w) : new VaeDecoder(w, _device);
         });
 
+        IVaeEncoder LoadVaeEncoder() => Guard("image encoder", () =>
+        {
+            var w = _checkpoint.ComponentWeights(Component.Vae);
+            return _device == null ? (IVaeEncoder)new ReferenceVaeEncoder(w) : new VaeEncoder(w, _device);
+        });
+
         /// <summary>The plain C# reference transformer with its (host) output checked for NaN / Inf, as DeviceMmdit
         /// checks its output on the device.</summary>
         sealed class CheckedMmdit : IMmditModel
@@ -333,9 +344,10 @@ namespace Sd3Tex.Generation
             public CheckedMmdit(IMmditModel inner) { _inner = inner; }
             public MmditConfig Config => _inner.Config;
 
-            public float[] Forward(float[] x, int batch, int height, int width, float[] timestep, float[] y, float[] context, int contextTokens)
+            public float[] Forward(float[] x, int batch, int height, int width, float[] timestep, float[] y, float[] context, int contextTokens,
+                                   ICollection<int> skipBlocks = null)
             {
-                var v = _inner.Forward(x, batch, height, width, timestep, y, context, contextTokens);
+                var v = _inner.Forward(x, batch, height, width, timestep, y, context, contextTokens, skipBlocks);
                 long bad = FiniteCheck.CountNonFinite(v);
                 if (bad > 0) throw new NonFiniteValuesException("transformer", bad, v.Length);
                 return v;
@@ -349,6 +361,7 @@ namespace Sd3Tex.Generation
             _encoder?.Dispose(); _encoder = null;
             _mmdit?.Dispose(); _mmdit = null;
             _vae?.Dispose(); _vae = null;
+            _vaeEncoder?.Dispose(); _vaeEncoder = null;
         }
 
         #endregion
@@ -366,6 +379,12 @@ namespace Sd3Tex.Generation
                     problems.Add($"{request.Width}x{request.Height} needs a {gw}×{gh} patch grid, larger than the model's {limit}×{limit} position table: " +
                                  $"use at most {limit * p * GenerationRequest.VaeScale} pixels per side (or allow large grids).");
             }
+            if (request.InitImage != null && !HasVaeEncoder)
+                problems.Add("an init image needs the VAE's encoder, which these weights lack: use weights whose VAE includes encoder.* (the single-file SD3 checkpoints and diffusers folders do).");
+            var slg = request.SkipLayerGuidance;
+            if (slg?.Layers != null && slg.Layers.Length > 0)
+                foreach (var x in slg.Problems(Config.Depth))
+                    if (!problems.Contains(x)) problems.Add(x);
             return problems;
         }
 
@@ -416,10 +435,16 @@ namespace Sd3Tex.Generation
             var total = Stopwatch.StartNew();
             var warnings = new List<string>();
             int count = req.Count, steps = rr.Steps, h = rr.LatentHeight, w = rr.LatentWidth;
-            var tracker = new ProgressTracker(progress, total, count, steps);
+            var sigmas = new FlowSchedule(rr.Shift).Sigmas(steps, req.Denoise);
+            var tracker = new ProgressTracker(progress, total, count, sigmas.Length - 1);
+
+            // the init image (image-to-image, inpainting): resized, encoded once for the whole batch; the mask prepared
+            tracker.Report(GenerationStage.Encoding, 0, 0);
+            var sw = Stopwatch.StartNew();
+            var init = req.InitImage != null ? EncodeInitImage(req, timings, tracker, warnings, cancel) : null;
+            timings.Encoding = sw.Elapsed;
 
             // tokens and conditioning, once for the whole batch
-            tracker.Report(GenerationStage.Encoding, 0, 0);
             var tokens = _tokenizer.Tokenize(req.Prompt ?? "");
             var negTokens = _tokenizer.Tokenize(req.NegativePrompt ?? "");
             foreach (var x in tokens.Warnings) warnings.Add("prompt: " + x);
@@ -427,13 +452,13 @@ namespace Sd3Tex.Generation
             bool useT5 = req.UseT5 && HasT5;
             if (req.UseT5 && !HasT5) warnings.Add("the weights have no T5-XXL: its context rows are zeros (as with T5 off).");
             if (!Resident) _encoder = Timed(() => LoadEncoders(), timings, tracker);
-            var sw = Stopwatch.StartNew();
+            sw.Restart();
             Sd3Conditioning cond, uncond;
             var encoder = useT5 ? _encoder : new Sd3TextEncoder(_encoder.ClipL, _encoder.ClipG, null, Config.ContextDim, ownsEncoders: false);
             cond = Guard("text encoders", () => Encode(encoder, tokens, useT5));
             cancel.ThrowIfCancellationRequested();
             uncond = Guard("text encoders", () => Encode(encoder, negTokens, useT5));
-            timings.Encoding = sw.Elapsed;
+            timings.Encoding += sw.Elapsed;
             tracker.EncodingDone();
             DropPages(Component.ClipL, Component.ClipG, Component.T5xxl);
             cancel.ThrowIfCancellationRequested();
@@ -441,7 +466,6 @@ namespace Sd3Tex.Generation
 
             // sampling, image by image (seed + i)
             if (!Resident) _mmdit = Timed(() => LoadTransformer(), timings, tracker);
-            var sigmas = new FlowSchedule(rr.Shift).Sigmas(steps);
             int latentSize = GenerationRequest.LatentChannels * h * w;
             var finals = new float[count][];
             var captures = new GenerationIntermediates[count];
@@ -459,8 +483,12 @@ namespace Sd3Tex.Generation
                 else noise = TorchCpuNoise.Randn(unchecked((ulong)seed), 1, GenerationRequest.LatentChannels, h, w);
                 GenerationIntermediates cap = null;
                 if (req.CaptureIntermediates)
-                    cap = new GenerationIntermediates { Tokens = tokens, NegativeTokens = negTokens, Cond = cond, Uncond = uncond, Noise = noise, Sigmas = sigmas };
-                var denoiser = Guided(_mmdit, cond, uncond, rr.Cfg, h, w);
+                    cap = new GenerationIntermediates
+                    {
+                        Tokens = tokens, NegativeTokens = negTokens, Cond = cond, Uncond = uncond, Noise = noise, Sigmas = sigmas,
+                        InitLatent = init?.Latent, LatentMask = init?.LatentMask,
+                    };
+                var denoiser = Guided(_mmdit, cond, uncond, rr.Cfg, h, w, req.SkipLayerGuidance, steps);
                 if (req.Seamless != SeamlessAxes.None) denoiser = Rolled(denoiser, req.Seamless, GenerationRequest.LatentChannels, h, w);
                 sw.Restart();
                 tracker.Report(GenerationStage.Sampling, i, 0);
@@ -469,9 +497,13 @@ namespace Sd3Tex.Generation
                 int stepsDone = 0;
                 try
                 {
-                    final = Guard("transformer", () => Samplers.Sample(rr.Sampler, denoiser, Samplers.NoiseScaling(sigmas[0], noise), sigmas, (step, x) =>
-                {
+                    // x0 = sigma0·noise + (1 − sigma0)·init latent (the init latent is zero for text-to-image); when inpainting,
+                    // after every step the latent outside the mask is the init latent noised to the sigma reached
+                    var start = Samplers.NoiseScaling(sigmas[0], noise, init?.Latent);
+                    final = Guard("transformer", () => Samplers.Sample(rr.Sampler, denoiser, start, sigmas, (step, x) =>
+                    {
                         stepsDone = step + 1;
+                        if (init?.LatentMask != null) InpaintMask.BlendLatent(x, Samplers.NoiseScaling(sigmas[step + 1], noise, init.Latent), init.LatentMask);
                         cap?.LatentsPerStep.Add((float[])x.Clone());
                         tracker.StepDone(i, step + 1);
                     }, cancel));
@@ -479,7 +511,7 @@ namespace Sd3Tex.Generation
                 catch (NonFiniteValuesException e)
                 {
                     // the transformer's output, checked on the device after every call (DeviceMmdit.CheckFinite)
-                    throw Numerics(NumericsStage.Step, stepsDone + 1, steps, "transformer (MMDiT)" + (count > 1 ? $", image {i + 1} of {count}" : ""),
+                    throw Numerics(NumericsStage.Step, stepsDone + 1, sigmas.Length - 1, "transformer (MMDiT)" + (count > 1 ? $", image {i + 1} of {count}" : ""),
                                    Component.Mmdit, e.Count, e.Total, e);
                 }
                 finally { tracker.EndSampling(); }
@@ -491,7 +523,7 @@ namespace Sd3Tex.Generation
                 {
                     (_mmdit as DeviceMmdit)?.ReleaseWorkspace();
                     DropPages(Component.Mmdit);
-                    images[i] = Decode(rr, i, final, cap, timings, tracker, cancel);
+                    images[i] = Decode(rr, i, final, cap, init, timings, tracker, cancel);
                 }
             }
             timings.Sampling = samplingTime;
@@ -500,10 +532,10 @@ namespace Sd3Tex.Generation
                 _mmdit.Dispose(); _mmdit = null;
                 DropPages(Component.Mmdit);
                 _vae = Timed(() => LoadDecoder(), timings, tracker);
-                for (int i = 0; i < count; i++) images[i] = Decode(rr, i, finals[i], captures[i], timings, tracker, cancel);
+                for (int i = 0; i < count; i++) images[i] = Decode(rr, i, finals[i], captures[i], init, timings, tracker, cancel);
             }
             timings.Total = total.Elapsed;
-            tracker.Report(GenerationStage.Done, count - 1, steps);
+            tracker.Report(GenerationStage.Done, count - 1, sigmas.Length - 1);
             return new GenerationResult(images, rr, warnings, timings);
         }
 
@@ -526,19 +558,68 @@ namespace Sd3Tex.Generation
             return r;
         }
 
-        GeneratedImage Decode(ResolvedRequest rr, int index, float[] latent, GenerationIntermediates cap, StageTimings timings, ProgressTracker tracker, CancellationToken cancel)
+        VaeDecodeOptions VaeOptions(GenerationRequest req)
+        {
+            var options = new VaeDecodeOptions { Seamless = req.Seamless, TileSize = _options.VaeTileSize };
+            if (_options.MemoryBudget > 0) options.MemoryBudget = Math.Max(1, _options.MemoryBudget - (Resident ? EncoderBytes + TransformerBytes : 0));
+            return options;
+        }
+
+        GeneratedImage Decode(ResolvedRequest rr, int index, float[] latent, GenerationIntermediates cap, InitImageState init, StageTimings timings,
+                              ProgressTracker tracker, CancellationToken cancel)
         {
             cancel.ThrowIfCancellationRequested();
             var req = rr.Request;
             tracker.Report(GenerationStage.Decoding, index, rr.Steps);
             var sw = Stopwatch.StartNew();
-            var options = new VaeDecodeOptions { Seamless = req.Seamless, TileSize = _options.VaeTileSize };
-            if (_options.MemoryBudget > 0) options.MemoryBudget = Math.Max(1, _options.MemoryBudget - (Resident ? EncoderBytes + TransformerBytes : 0));
-            var decoded = Guard("decoder", () => VaeTiling.Decode(_vae, latent, 1, rr.LatentHeight, rr.LatentWidth, options));
+            var decoded = Guard("decoder", () => VaeTiling.Decode(_vae, latent, 1, rr.LatentHeight, rr.LatentWidth, VaeOptions(req)));
             CheckFinite(decoded.Data, null, NumericsStage.Decoding, 0, 0, "decoder (VAE)", Component.Vae);
+            ImageRgba8 image;
+            if (init?.PixelMask != null)
+            {
+                if (cap != null) cap.Uncomposited = decoded;
+                (decoded, image) = InpaintMask.Composite(decoded, init.Image, init.PixelMask);
+            }
+            else image = ImageRgba8.FromVaeImage(decoded);
             timings.Decoding += sw.Elapsed;
             tracker.DecodeDone(index, sw.Elapsed);
-            return new GeneratedImage(index, req.Seed + index, ImageRgba8.FromVaeImage(decoded), decoded, Parameters(rr, index), cap);
+            return new GeneratedImage(index, req.Seed + index, image, decoded, Parameters(rr, index), cap);
+        }
+
+        /// <summary>An init image as the sampler uses it: resized to the request, its latent, and the masks.</summary>
+        sealed class InitImageState
+        {
+            public ImageRgba8 Image;
+            public float[] Latent;
+            /// <summary>The feathered pixel mask [H·W] of the final composite, and the latent-grid mask [h·w]; null without a mask.</summary>
+            public float[] PixelMask, LatentMask;
+        }
+
+        InitImageState EncodeInitImage(GenerationRequest req, StageTimings timings, ProgressTracker tracker, List<string> warnings, CancellationToken cancel)
+        {
+            var state = new InitImageState { Image = ImageResize.Lanczos3(req.InitImage, req.Width, req.Height) };
+            if (state.Image != req.InitImage)
+                warnings.Add($"the init image ({req.InitImage.Width}x{req.InitImage.Height}) was resized to {req.Width}x{req.Height} (Lanczos-3, stretched to fit).");
+            if (!req.InitImage.IsOpaque) warnings.Add("the init image's alpha channel is ignored (its RGB is encoded, as the reference does).");
+            if (_vaeEncoder == null) _vaeEncoder = Timed(() => LoadVaeEncoder(), timings, tracker);
+            try
+            {
+                cancel.ThrowIfCancellationRequested();
+                state.Latent = Guard("image encoder", () => VaeEncoding.Encode(_vaeEncoder, state.Image, VaeOptions(req))).Latent;
+                CheckFinite(state.Latent, null, NumericsStage.Encoding, 0, 0, "image encoder (VAE)", Component.Vae);
+            }
+            finally
+            {
+                if (!Resident) { _vaeEncoder.Dispose(); _vaeEncoder = null; }
+            }
+            if (req.Mask != null)
+            {
+                var mask = ImageResize.Lanczos3(req.Mask, req.Width, req.Height);
+                var m = InpaintMask.FromImage(mask);
+                state.PixelMask = InpaintMask.Feather(m, req.Width, req.Height, req.MaskBlur, req.Seamless);
+                state.LatentMask = InpaintMask.ToLatent(m, req.Width, req.Height, GenerationRequest.VaeScale);
+            }
+            return state;
         }
 
         /// <summary>The metadata written into image <paramref name="index"/>'s PNG.</summary>
@@ -554,6 +635,14 @@ namespace Sd3Tex.Generation
             if (!(req.UseT5 && HasT5)) p.Extra.Add(new KeyValuePair<string, string>("T5", "off"));
             if (req.Seamless != SeamlessAxes.None) p.Extra.Add(new KeyValuePair<string, string>("Seamless", SeamlessAxesNames.Name(req.Seamless)));
             if (req.InitialNoise != null) p.Extra.Add(new KeyValuePair<string, string>("Noise", "given"));
+            if (req.InitImage != null) p.Extra.Add(new KeyValuePair<string, string>("Denoising strength", GenerationParameters.FormatNumber((double)(decimal)req.Strength)));
+            if (req.Mask != null)
+            {
+                p.Extra.Add(new KeyValuePair<string, string>("Mask", "given"));
+                p.Extra.Add(new KeyValuePair<string, string>("Mask blur", req.MaskBlur.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+            }
+            if (req.SkipLayerGuidance != null && req.SkipLayerGuidance.IsActive)
+                p.Extra.Add(new KeyValuePair<string, string>("Skip layer guidance", req.SkipLayerGuidance.ToString()));
             return p;
         }
 
@@ -593,39 +682,63 @@ namespace Sd3Tex.Generation
         /// Classifier-free guidance as the reference's CFGDenoiser: cond and uncond in one batch of 2 when their
         /// contexts have the same length; two passes when they do not (T5 has no padding mask, so a longer prompt's
         /// context cannot be padded to match); one pass when the scale is 1 (the guided result is then the cond one).
+        /// With active skip-layer guidance (<paramref name="slg"/>; <paramref name="steps"/> the request's step count),
+        /// the guided steps add a third pass, the cond input alone with the named blocks skipped, and the result gains
+        /// scale · (cond − skip), as the reference's SkipLayerCFGDenoiser (which counts its calls as the steps).
         /// </summary>
-        public static Denoiser Guided(IMmditModel model, Sd3Conditioning cond, Sd3Conditioning uncond, float cfgScale, int h, int w)
+        public static Denoiser Guided(IMmditModel model, Sd3Conditioning cond, Sd3Conditioning uncond, float cfgScale, int h, int w,
+                                      SkipLayerGuidance slg = null, int steps = 0)
         {
+            // the velocities of cond and uncond (uncond null when the scale is 1)
+            Func<float[], float, (float[] cond, float[] uncond)> velocities;
             if (cfgScale == 1f)
-                return (x, sigma) =>
-                {
-                    var v = model.Forward(x, 1, h, w, new[] { FlowSchedule.Timestep(sigma) }, cond.Pooled, cond.Context, cond.ContextTokens);
-                    var den = new float[x.Length];
-                    for (int i = 0; i < den.Length; i++) den[i] = x[i] - v[i] * sigma;
-                    return den;
-                };
-            VelocityModel velocity;
-            if (cond.ContextTokens == uncond.ContextTokens)
+                velocities = (x, sigma) => (model.Forward(x, 1, h, w, new[] { FlowSchedule.Timestep(sigma) }, cond.Pooled, cond.Context, cond.ContextTokens), null);
+            else if (cond.ContextTokens == uncond.ContextTokens)
             {
                 var context = Concat(cond.Context, uncond.Context);
                 var pooled = Concat(cond.Pooled, uncond.Pooled);
-                velocity = (x, batch, ts) => model.Forward(x, batch, h, w, ts, pooled, context, cond.ContextTokens);
-            }
-            else
-            {
-                velocity = (x, batch, ts) =>
+                velocities = (x, sigma) =>
                 {
-                    int n = x.Length / 2;
-                    var xc = new float[n];
-                    var xu = new float[n];
-                    Array.Copy(x, 0, xc, 0, n);
-                    Array.Copy(x, n, xu, 0, n);
-                    var vc = model.Forward(xc, 1, h, w, new[] { ts[0] }, cond.Pooled, cond.Context, cond.ContextTokens);
-                    var vu = model.Forward(xu, 1, h, w, new[] { ts[1] }, uncond.Pooled, uncond.Context, uncond.ContextTokens);
-                    return Concat(vc, vu);
+                    float t = FlowSchedule.Timestep(sigma);
+                    var v = model.Forward(Concat(x, x), 2, h, w, new[] { t, t }, pooled, context, cond.ContextTokens);
+                    var vc = new float[x.Length];
+                    var vu = new float[x.Length];
+                    Array.Copy(v, 0, vc, 0, x.Length);
+                    Array.Copy(v, x.Length, vu, 0, x.Length);
+                    return (vc, vu);
                 };
             }
-            return Cfg.Guided(velocity, 1, cfgScale);
+            else
+                velocities = (x, sigma) =>
+                {
+                    var ts = new[] { FlowSchedule.Timestep(sigma) };
+                    return (model.Forward(x, 1, h, w, ts, cond.Pooled, cond.Context, cond.ContextTokens),
+                            model.Forward(x, 1, h, w, ts, uncond.Pooled, uncond.Context, uncond.ContextTokens));
+                };
+            bool skip = slg != null && slg.IsActive;
+            var skipBlocks = skip ? new HashSet<int>(slg.Layers) : null;
+            int call = 0;
+            return (x, sigma) =>
+            {
+                var (vc, vu) = velocities(x, sigma);
+                int n = x.Length;
+                var den = new float[n];
+                for (int i = 0; i < n; i++)
+                {
+                    float pos = x[i] - vc[i] * sigma;
+                    if (vu == null) { den[i] = pos; continue; }
+                    float neg = x[i] - vu[i] * sigma;
+                    den[i] = neg + (pos - neg) * cfgScale;
+                }
+                if (skip && slg.IsGuidedStep(call, steps))
+                {
+                    var vs = model.Forward(x, 1, h, w, new[] { FlowSchedule.Timestep(sigma) }, cond.Pooled, cond.Context, cond.ContextTokens, skipBlocks);
+                    // (pos − skip) in denoised terms: (x − vc·σ) − (x − vs·σ) = (vs − vc)·σ
+                    for (int i = 0; i < n; i++) den[i] += ((x[i] - vc[i] * sigma) - (x[i] - vs[i] * sigma)) * slg.Scale;
+                }
+                call++;
+                return den;
+            };
         }
 
         static float[] Concat(float[] a, float[] b)

@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.IO;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.Formats;
@@ -89,6 +90,24 @@ namespace Sd3Tex.Imaging
         /// <summary>The image at <paramref name="path"/> as 8-bit RGBA (grey becomes R = G = B, missing alpha 255;
         /// 16-bit channels are rounded to 8 bits).</summary>
         public static ImageRgba8 Load(string path) => Load(path, null);
+
+        /// <summary><see cref="Load(string)"/> for a request's files (init images, masks, the input of make-seamless): a
+        /// failure is added to <paramref name="problems"/> (as "the {what} cannot be used: …", naming the file) instead
+        /// of thrown, so that a request can report every problem at once. Null when it failed.</summary>
+        public static ImageRgba8 TryLoad(string path, string what, List<string> problems)
+        {
+            if (string.IsNullOrWhiteSpace(path))
+            {
+                problems.Add($"the {what} cannot be used: no image file named (an empty path).");
+                return null;
+            }
+            try { return Load(path); }
+            catch (ImageFileException e)
+            {
+                problems.Add($"the {what} cannot be used: {e.Message}");
+                return null;
+            }
+        }
 
         /// <summary><see cref="Load(string)"/> with other limits.</summary>
         public static ImageRgba8 Load(string path, ImageLimits limits) => Decode(ReadFile(path, limits), path, limits);

@@ -175,7 +175,8 @@ namespace Sd3Tex.Models
         }
 
         /// <inheritdoc />
-        public float[] Forward(float[] x, int batch, int height, int width, float[] timestep, float[] y, float[] context, int contextTokens)
+        public float[] Forward(float[] x, int batch, int height, int width, float[] timestep, float[] y, float[] context, int contextTokens,
+                               ICollection<int> skipBlocks = null)
         {
             var cfg = Config;
             int p = cfg.PatchSize, hid = cfg.HiddenSize, heads = cfg.NumHeads, c = cfg.InChannels;
@@ -243,6 +244,7 @@ namespace Sd3Tex.Models
 
             for (int i = 0; i < cfg.Depth; i++)
             {
+                if (skipBlocks != null && skipBlocks.Contains(i)) continue;
                 JointBlock(i, ws, batch, tx, tc);
                 Keep($"block{i}_x", ws.X.View, (long)batch * tx * hid);
                 if (i < cfg.Depth - 1) Keep($"block{i}_context", ws.Ctx.View, (long)batch * tc * hid);

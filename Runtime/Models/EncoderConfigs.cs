@@ -161,6 +161,8 @@ namespace Sd3Tex.Models
         public int BaseChannels { get; set; }     // ch, 128
         public int[] ChannelMult { get; set; }    // (1, 2, 4, 4)
         public int BlocksPerLevel { get; set; }   // num_res_blocks + 1 = 3 in the decoder
+        /// <summary>ResNet blocks per encoder level: num_res_blocks = the decoder's <see cref="BlocksPerLevel"/> − 1 (2 in SD3).</summary>
+        public int EncoderBlocksPerLevel => BlocksPerLevel - 1;
         public bool HasEncoder { get; set; }
         public int Levels => ChannelMult.Length;
         public int TopChannels => BaseChannels * ChannelMult[ChannelMult.Length - 1];
@@ -239,17 +241,18 @@ namespace Sd3Tex.Models
         /// <summary>The LDM encoder half, as SD3's single-file checkpoints carry it (SD3 has no quant_conv or
         /// post_quant_conv): conv_in, BlocksPerLevel − 1 res blocks per level with a stride-2 downsample after every
         /// level but the last, the mid block with its attention, norm_out and conv_out to 2 × latent channels (mean and
-        /// log-variance). All optional: decoding never reads them.</summary>
-        public IEnumerable<TensorSpec> EncoderTensors()
+        /// log-variance). Optional for decoding, which never reads them; <paramref name="required"/> lists them as the
+        /// encoder needs them (<see cref="CheckEncoder"/>).</summary>
+        public IEnumerable<TensorSpec> EncoderTensors(bool required = false)
         {
             var list = new List<TensorSpec>();
-            void Add(IEnumerable<TensorSpec> specs) { foreach (var t in specs) list.Add(new TensorSpec(t.Name, t.Shape, optional: true)); }
+            void Add(IEnumerable<TensorSpec> specs) { foreach (var t in specs) list.Add(new TensorSpec(t.Name, t.Shape, optional: !required)); }
             long c = BaseChannels;
             Add(Conv("encoder.conv_in", c, OutChannels, 3));
             for (int level = 0; level < Levels; level++)
             {
                 long cout = (long)BaseChannels * ChannelMult[level];
-                for (int j = 0; j < BlocksPerLevel - 1; j++) { Add(ResBlock($"encoder.down.{level}.block.{j}", c, cout)); c = cout; }
+                for (int j = 0; j < EncoderBlocksPerLevel; j++) { Add(ResBlock($"encoder.down.{level}.block.{j}", c, cout)); c = cout; }
                 if (level < Levels - 1) Add(Conv($"encoder.down.{level}.downsample.conv", c, c, 3));
             }
             Add(ResBlock("encoder.mid.block_1", c, c));
@@ -263,6 +266,10 @@ namespace Sd3Tex.Models
 
         public SchemaCheck Check(IReadOnlyDictionary<string, Weight> w)
             => SchemaCheck.Compare(w, Tensors(), "encoder.", "quant_conv.", "post_quant_conv.");
+
+        /// <summary>The encoder half against what this config needs to encode (the decoder's tensors are not checked).</summary>
+        public SchemaCheck CheckEncoder(IReadOnlyDictionary<string, Weight> w)
+            => SchemaCheck.Compare(w, EncoderTensors(required: true), "decoder.", "quant_conv.", "post_quant_conv.");
 
         public static VaeConfig Sd3() => new VaeConfig { LatentChannels = 16, OutChannels = 3, BaseChannels = 128, ChannelMult = new[] { 1, 2, 4, 4 }, BlocksPerLevel = 3 };
     }

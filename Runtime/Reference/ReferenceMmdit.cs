@@ -48,7 +48,8 @@ namespace Sd3Tex.Reference
         /// The velocity prediction. x [B, C, H, W] latent, timestep [B] (= sigma·1000), y [B, pooled], context [B, Tc, ctx].
         /// Returns [B, C_out, H, W].
         /// </summary>
-        public float[] Forward(float[] x, int batch, int height, int width, float[] timestep, float[] y, float[] context, int contextTokens)
+        public float[] Forward(float[] x, int batch, int height, int width, float[] timestep, float[] y, float[] context, int contextTokens,
+                               ICollection<int> skipBlocks = null)
         {
             int p = _cfg.PatchSize, hid = _cfg.HiddenSize, c = _cfg.InChannels;
             if (height % p != 0 || width % p != 0) throw new ArgumentException($"latent {height}×{width} is not a multiple of the patch size {p}");
@@ -99,6 +100,7 @@ namespace Sd3Tex.Reference
 
             for (int i = 0; i < _cfg.Depth; i++)
             {
+                if (skipBlocks != null && skipBlocks.Contains(i)) continue;
                 JointBlock(i, ref ctx, tokens, siluC, batch, tc, tx);
                 Keep($"block{i}_x", tokens);
                 if (ctx != null) Keep($"block{i}_context", ctx);

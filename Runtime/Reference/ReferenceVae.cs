@@ -19,10 +19,7 @@ namespace Sd3Tex.Reference
     /// </summary>
     public sealed class ReferenceVae : IVaeDecoder
     {
-        const double Eps = 1e-6;
-        const int Groups = 32;
-
-        readonly Dictionary<string, float[]> _w = new Dictionary<string, float[]>(StringComparer.Ordinal);
+        readonly ReferenceVaeBlocks _b;
 
         public VaeConfig Config { get; }
         public long WeightBytes { get; }
@@ -32,11 +29,8 @@ namespace Sd3Tex.Reference
         public ReferenceVae(IReadOnlyDictionary<string, Weight> weights)
         {
             Config = VaeConfig.Infer(weights);
-            var check = Config.Check(weights);
-            if (!check.IsComplete)
-                throw new CheckpointException(null, $"VAE: {check.Missing.Count} tensors missing and {check.WrongShape.Count} wrongly shaped " +
-                                                     $"(first: {string.Join(", ", check.Missing)} {string.Join(", ", check.WrongShape)}). Run `sd3tex inspect` for details.");
-            foreach (var spec in Config.Tensors()) _w[spec.Name] = weights[spec.Name].ReadFloats();
+            VaeBlocks.Require(Config.Check(weights), "VAE");
+            _b = new ReferenceVaeBlocks(weights, Config.Tensors());
             WeightBytes = VaeMemoryPlanner.WeightBytes(Config, DType.F32);
         }
 
@@ -51,36 +45,58 @@ namespace Sd3Tex.Reference
             if (z.LongLength != (long)batch * cfg.LatentChannels * height * width)
                 throw new ArgumentException($"the latent holds {z.Length} values, not [{batch}, {cfg.LatentChannels}, {height}, {width}].");
             int h = height, w = width, top = cfg.TopChannels;
-            var x = Conv("decoder.conv_in", z, batch, cfg.LatentChannels, top, h, w, 3, false, padX, padY);
-            x = ResBlock("decoder.mid.block_1", x, batch, top, top, h, w, padX, padY);
-            x = AttnBlock("decoder.mid.attn_1", x, batch, top, h * w);
-            x = ResBlock("decoder.mid.block_2", x, batch, top, top, h, w, padX, padY);
+            var x = _b.Conv("decoder.conv_in", z, batch, cfg.LatentChannels, top, h, w, 3, false, padX, padY);
+            x = _b.ResBlock("decoder.mid.block_1", x, batch, top, top, h, w, padX, padY);
+            x = _b.AttnBlock("decoder.mid.attn_1", x, batch, top, h * w);
+            x = _b.ResBlock("decoder.mid.block_2", x, batch, top, top, h, w, padX, padY);
             int cin = top;
             for (int level = cfg.Levels - 1; level >= 0; level--)
             {
                 int cout = cfg.BaseChannels * cfg.ChannelMult[level];
                 for (int j = 0; j < cfg.BlocksPerLevel; j++)
                 {
-                    x = ResBlock($"decoder.up.{level}.block.{j}", x, batch, cin, cout, h, w, padX, padY);
+                    x = _b.ResBlock($"decoder.up.{level}.block.{j}", x, batch, cin, cout, h, w, padX, padY);
                     cin = cout;
                 }
                 if (level > 0)
                 {
-                    x = Conv($"decoder.up.{level}.upsample.conv", x, batch, cin, cin, h, w, 3, true, padX, padY);
+                    x = _b.Conv($"decoder.up.{level}.upsample.conv", x, batch, cin, cin, h, w, 3, true, padX, padY);
                     h *= 2; w *= 2;
                 }
             }
-            x = Norm("decoder.norm_out", x, batch, cin, h * w, true);
-            return Conv("decoder.conv_out", x, batch, cin, cfg.OutChannels, h, w, 3, false, padX, padY);
+            x = _b.Norm("decoder.norm_out", x, batch, cin, h * w, true);
+            return _b.Conv("decoder.conv_out", x, batch, cin, cfg.OutChannels, h, w, 3, false, padX, padY);
         }
 
-        float[] Conv(string name, float[] x, int batch, int cin, int cout, int h, int w, int k, bool upsample, PadMode padX, PadMode padY)
+        public void Dispose() { }
+    }
+
+    /// <summary>The LDM blocks of the reference decoder and encoder on <see cref="ConvReference"/>: a ResNet block is
+    /// GN → SiLU → conv3×3 → GN → SiLU → conv3×3 plus the input (through the 1×1 nin_shortcut when the channels change);
+    /// the attention block is GN, 1×1 q/k/v, one head over all positions with scale 1/√C, 1×1 proj_out, plus the input.
+    /// GroupNorm: 32 groups, eps 1e-6, affine. Weights of any float type are read as F32.</summary>
+    internal sealed class ReferenceVaeBlocks
+    {
+        const double Eps = 1e-6;
+        const int Groups = 32;
+
+        readonly Dictionary<string, float[]> _w = new Dictionary<string, float[]>(StringComparer.Ordinal);
+
+        public ReferenceVaeBlocks(IReadOnlyDictionary<string, Weight> weights, IEnumerable<Models.TensorSpec> specs)
+        {
+            foreach (var spec in specs) _w[spec.Name] = weights[spec.Name].ReadFloats();
+        }
+
+        public float[] Conv(string name, float[] x, int batch, int cin, int cout, int h, int w, int k, bool upsample, PadMode padX, PadMode padY)
             => ConvReference.Conv2d(x, batch, cin, h, w, _w[name + ".weight"], _w[name + ".bias"], cout, k, upsample, padX, padY);
 
-        float[] Norm(string name, float[] x, int batch, int channels, int hw, bool silu)
+        public float[] Downsample(string name, float[] x, int batch, int c, int h, int w, PadMode padX, PadMode padY)
+            => ConvReference.Downsample2d(x, batch, c, h, w, _w[name + ".weight"], _w[name + ".bias"], c, padX, padY);
+
+        public float[] Norm(string name, float[] x, int batch, int channels, int hw, bool silu)
             => ConvReference.GroupNorm(x, batch, channels, hw, Groups, _w[name + ".weight"], _w[name + ".bias"], Eps, silu);
 
-        float[] ResBlock(string name, float[] x, int batch, int cin, int cout, int h, int w, PadMode padX, PadMode padY)
+        public float[] ResBlock(string name, float[] x, int batch, int cin, int cout, int h, int w, PadMode padX, PadMode padY)
         {
             var t = Norm(name + ".norm1", x, batch, cin, h * w, true);
             t = Conv(name + ".conv1", t, batch, cin, cout, h, w, 3, false, padX, padY);
@@ -91,7 +107,7 @@ namespace Sd3Tex.Reference
             return t;
         }
 
-        float[] AttnBlock(string name, float[] x, int batch, int c, int hw)
+        public float[] AttnBlock(string name, float[] x, int batch, int c, int hw)
         {
             var hn = Norm(name + ".norm", x, batch, c, hw, false);
             var q = Conv(name + ".q", hn, batch, c, c, 1, hw, 1, false, PadMode.Zeros, PadMode.Zeros);
@@ -102,7 +118,5 @@ namespace Sd3Tex.Reference
             for (long i = 0; i < y.LongLength; i++) y[i] += x[i];
             return y;
         }
-
-        public void Dispose() { }
     }
 }

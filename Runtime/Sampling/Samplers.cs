@@ -128,5 +128,14 @@ namespace Sd3Tex.Sampling
             for (int i = 0; i < r.Length; i++) r[i] = latent[i] / 1.5305f + 0.0609f;
             return r;
         }
+
+        /// <summary>The sampler-space latent of the VAE encoder's mean: (mean − 0.0609) × 1.5305 (the reference's
+        /// <c>SD3LatentFormat.process_in</c>; the inverse of <see cref="ToVaeInput"/>).</summary>
+        public static float[] FromVaeOutput(float[] mean)
+        {
+            var r = new float[mean.Length];
+            for (int i = 0; i < r.Length; i++) r[i] = (mean[i] - 0.0609f) * 1.5305f;
+            return r;
+        }
     }
 }

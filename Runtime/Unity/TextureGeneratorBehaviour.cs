@@ -59,7 +59,7 @@ namespace Sd3Tex.Unity
         public async Task<Texture2D> GenerateAsync()
         {
             Cancel();
-            var problems = request.Validate();
+            var problems = request.Validate(null, Sd3TexGenerator.ProjectRoot);
             if (FormMessage.AnyErrors(problems))
             {
                 Status = "cannot generate: " + string.Join(" ", problems.FindAll(p => p.Severity == MessageSeverity.Error).ConvertAll(p => p.Text));
@@ -79,7 +79,10 @@ namespace Sd3Tex.Unity
                     Progress = (float)p.Fraction;
                     Status = p.Describe();
                 });
-                var texture = await Sd3TexGenerator.GenerateTextureAsync(options, request.ToRequest(request.NextSeed(_random)), progress, cancel.Token);
+                // with an init image the pictures are read now (paths relative to the project), image-to-image or inpainting
+                long seed = request.NextSeed(_random);
+                var generation = request.HasInitImage ? request.ToImageRequest(seed, Sd3TexGenerator.ProjectRoot) : request.ToRequest(seed);
+                var texture = await Sd3TexGenerator.GenerateTextureAsync(options, generation, progress, cancel.Token);
                 if (this == null)
                 {
                     // destroyed while generating

@@ -105,25 +105,57 @@ namespace Sd3Tex.Vae
             return new VaeWorkspaceSize(big * batch, mid * batch, scratch * batch);
         }
 
+        /// <summary>
+        /// The workspace of encoding [batch, 3, 8·h, 8·w] images into [batch, 2·C, h, w] moments (<see cref="VaeEncoder"/>,
+        /// h and w in latent cells): the same three buffers as the decoder's, walked from the full-resolution conv_in down
+        /// to the mid block's attention and conv_out.
+        /// </summary>
+        public static VaeWorkspaceSize EncoderWorkspace(VaeConfig cfg, int batch, int height, int width)
+        {
+            if (cfg == null) throw new ArgumentNullException(nameof(cfg));
+            if (batch < 1 || height < 1 || width < 1) throw new ArgumentException($"latent [{batch}, {height}, {width}] must be positive.");
+            int s = cfg.Scale;
+            long px = (long)height * s * width * s, hw = (long)height * width;
+            long big = (long)cfg.OutChannels * px, mid = 0;
+            long c = cfg.BaseChannels;
+            big = Math.Max(big, c * px);                                  // conv_in
+            for (int level = 0; level < cfg.Levels; level++)
+            {
+                long cout = (long)cfg.BaseChannels * cfg.ChannelMult[level];
+                for (int j = 0; j < cfg.EncoderBlocksPerLevel; j++)
+                {
+                    big = Math.Max(big, Math.Max(c, cout) * px);
+                    mid = Math.Max(mid, cout * px);
+                    c = cout;
+                }
+                if (level < cfg.Levels - 1) px /= 4;                       // the downsample's output (smaller than its input)
+            }
+            big = Math.Max(big, Math.Max(4L * c * hw, 2L * cfg.LatentChannels * hw)); // attention slots, conv_out
+            mid = Math.Max(mid, Math.Max(c * hw, hw));                    // mid blocks, one attention score row
+            long scratch = (long)Groups * GroupNormScratchPerGroup + 1024;
+            return new VaeWorkspaceSize(big * batch, mid * batch, scratch * batch);
+        }
+
         /// <summary>Statistics floats per (batch, group) of <see cref="Kernels.GroupNorm"/>: up to 64 chunks of
         /// (count, mean, M2), plus (mean, rstd).</summary>
         const long GroupNormScratchPerGroup = Kernels.GroupNorm.MaxSplits * 3 + 2;
 
-        /// <summary>Device bytes of the weights as <see cref="VaeDecoder"/> holds them: convolution weights in their stored
-        /// type (F32, F16 or BF16), everything else as F32.</summary>
-        public static long WeightBytes(VaeConfig cfg, DType convolutionWeights)
+        /// <summary>Device bytes of the weights as <see cref="VaeDecoder"/> (or, with <paramref name="encoder"/>,
+        /// <see cref="VaeEncoder"/>) holds them: convolution weights in their stored type (F32, F16 or BF16), everything
+        /// else as F32.</summary>
+        public static long WeightBytes(VaeConfig cfg, DType convolutionWeights, bool encoder = false)
         {
             long total = 0;
             int convSize = convolutionWeights == DType.F16 || convolutionWeights == DType.BF16 ? 2 : 4;
-            foreach (var s in cfg.Tensors()) total += s.ElementCount * (s.Shape.Length == 4 ? convSize : 4);
+            foreach (var s in encoder ? cfg.EncoderTensors(required: true) : cfg.Tensors()) total += s.ElementCount * (s.Shape.Length == 4 ? convSize : 4);
             return total;
         }
 
         /// <summary>The same for actual weights (their stored types).</summary>
-        public static long WeightBytes(VaeConfig cfg, IReadOnlyDictionary<string, Weight> weights)
+        public static long WeightBytes(VaeConfig cfg, IReadOnlyDictionary<string, Weight> weights, bool encoder = false)
         {
             long total = 0;
-            foreach (var s in cfg.Tensors())
+            foreach (var s in encoder ? cfg.EncoderTensors(required: true) : cfg.Tensors())
             {
                 if (!weights.TryGetValue(s.Name, out var w)) continue;
                 bool bits = s.Shape.Length == 4 && (w.DType == DType.F16 || w.DType == DType.BF16);
@@ -144,7 +176,24 @@ namespace Sd3Tex.Vae
         /// </summary>
         public static VaePlan Plan(VaeConfig cfg, long weightBytes, int batch, int height, int width, long budgetBytes,
                                    int tileSize = 0, int overlap = 0)
+            => Plan(Workspace, "decoder", cfg, weightBytes, batch, height, width, budgetBytes, tileSize, overlap);
+
+        /// <summary>The same for encoding images of [batch, 3, 8·height, 8·width] (height, width and the tile in latent
+        /// cells), with <see cref="EncoderWorkspace"/>.</summary>
+        public static VaePlan PlanEncode(VaeConfig cfg, long weightBytes, int batch, int height, int width, long budgetBytes,
+                                         int tileSize = 0, int overlap = 0)
+            => Plan(EncoderWorkspace, "encoder", cfg, weightBytes, batch, height, width, budgetBytes, tileSize, overlap);
+
+        static VaePlan Plan(Func<VaeConfig, int, int, int, VaeWorkspaceSize> workspace, string what, VaeConfig cfg, long weightBytes,
+                            int batch, int height, int width, long budgetBytes, int tileSize, int overlap)
         {
+            long PeakBytes(VaeConfig c, long wb, int b, int h, int w) => wb + workspace(c, b, h, w).Bytes;
+            bool Fits(VaeConfig c, long wb, int b, int h, int w, long budget)
+            {
+                var ws = workspace(c, b, h, w);
+                return wb + ws.Bytes <= budget && ws.BigFloats <= int.MaxValue && ws.MidFloats <= int.MaxValue;
+            }
+
             if (tileSize < 0 || overlap < 0) throw new ArgumentException("tile size and overlap must not be negative.");
             var plan = new VaePlan
             {
@@ -160,7 +209,7 @@ namespace Sd3Tex.Vae
                 for (; t >= MinTile; t--)
                     if (Fits(cfg, weightBytes, 1, Math.Min(t, height), Math.Min(t, width), budgetBytes)) break;
                 if (t < MinTile)
-                    throw new VaeMemoryException($"the VAE decoder does not fit {Format(budgetBytes)}: even {MinTile}×{MinTile}-cell tiles need " +
+                    throw new VaeMemoryException($"the VAE {what} does not fit {Format(budgetBytes)}: even {MinTile}×{MinTile}-cell tiles need " +
                                                  $"{Format(PeakBytes(cfg, weightBytes, 1, Math.Min(MinTile, height), Math.Min(MinTile, width)))} " +
                                                  $"(weights {Format(weightBytes)}).");
                 tileSize = t;
@@ -182,14 +231,6 @@ namespace Sd3Tex.Vae
                 throw new ArgumentException($"a tile overlap of {plan.Overlap} cells needs tiles larger than {smaller} cells.");
             plan.PeakBytes = PeakBytes(cfg, weightBytes, 1, plan.TileHeight, plan.TileWidth);
             return plan;
-        }
-
-        /// <summary>A pass fits when its peak is within the budget and every tensor indexes with 32-bit integers (the
-        /// kernels' limit: 2^31 elements).</summary>
-        static bool Fits(VaeConfig cfg, long weightBytes, int batch, int height, int width, long budgetBytes)
-        {
-            var ws = Workspace(cfg, batch, height, width);
-            return weightBytes + ws.Bytes <= budgetBytes && ws.BigFloats <= int.MaxValue && ws.MidFloats <= int.MaxValue;
         }
 
         public static string Format(long bytes)

@@ -136,40 +136,53 @@ namespace Sd3Tex.Vae
                                    PadMode padX, PadMode padY)
         {
             var cfg = decoder.Config;
-            int c = cfg.LatentChannels, s = cfg.Scale, oc = cfg.OutChannels;
-            int H = height * s, W = width * s, th = ay.Tile, tw = ax.Tile, TH = th * s, TW = tw * s;
+            int c = cfg.LatentChannels, th = ay.Tile, tw = ax.Tile;
             // an axis one tile covers keeps the requested padding; a split axis pads tiles with zeros (their borders
             // are feathered away), and its wrap-around comes from the tiles that run over the border
             PadMode tilePadX = ax.Whole ? padX : PadMode.Zeros, tilePadY = ay.Whole ? padY : PadMode.Zeros;
-            var num = new double[(long)batch * oc * H * W];
-            var den = new double[(long)H * W];
             var tileIn = new float[(long)c * th * tw];
+            return Blend(batch, cfg.OutChannels, ay, ax, cfg.Scale, (b, y0, x0) =>
+            {
+                for (int ch = 0; ch < c; ch++)
+                    for (int y = 0; y < th; y++)
+                    {
+                        int sy = (y0 + y) % height;
+                        long src = (((long)b * c + ch) * height + sy) * width, dst = ((long)ch * th + y) * tw;
+                        for (int x = 0; x < tw; x++) tileIn[dst + x] = z[src + (x0 + x) % width];
+                    }
+                return decoder.DecodeRaw(tileIn, 1, th, tw, tilePadX, tilePadY);
+            });
+        }
+
+        /// <summary>
+        /// Blends overlapping tiles of a [batch, channels, ay.Length·scale, ax.Length·scale] result: <paramref name="tile"/>
+        /// (image, first latent row, first latent column) gives one tile's [channels, ay.Tile·scale, ax.Tile·scale]
+        /// output; out = Σ w·tile / Σ w with the axes' linear feathering, wrapping around circular axes.
+        /// </summary>
+        internal static float[] Blend(int batch, int channels, TileAxis ay, TileAxis ax, int scale, Func<int, int, int, float[]> tile)
+        {
+            int H = ay.Length * scale, W = ax.Length * scale, TH = ay.Tile * scale, TW = ax.Tile * scale;
+            var num = new double[(long)batch * channels * H * W];
+            var den = new double[(long)H * W];
             for (int b = 0; b < batch; b++)
                 for (int iy = 0; iy < ay.Starts.Length; iy++)
                 {
-                    var wy = ay.Weights(iy, s);
+                    var wy = ay.Weights(iy, scale);
                     for (int ix = 0; ix < ax.Starts.Length; ix++)
                     {
-                        var wx = ax.Weights(ix, s);
+                        var wx = ax.Weights(ix, scale);
                         int y0 = ay.Starts[iy], x0 = ax.Starts[ix];
-                        for (int ch = 0; ch < c; ch++)
-                            for (int y = 0; y < th; y++)
-                            {
-                                int sy = (y0 + y) % height;
-                                long src = (((long)b * c + ch) * height + sy) * width, dst = ((long)ch * th + y) * tw;
-                                for (int x = 0; x < tw; x++) tileIn[dst + x] = z[src + (x0 + x) % width];
-                            }
-                        var img = decoder.DecodeRaw(tileIn, 1, th, tw, tilePadX, tilePadY);
+                        var img = tile(b, y0, x0);
                         for (int y = 0; y < TH; y++)
                         {
-                            int gy = (y0 * s + y) % H;
+                            int gy = (y0 * scale + y) % H;
                             for (int x = 0; x < TW; x++)
                             {
-                                int gx = (x0 * s + x) % W;
+                                int gx = (x0 * scale + x) % W;
                                 double wgt = (double)wy[y] * wx[x];
                                 if (b == 0) den[(long)gy * W + gx] += wgt;
-                                for (int ch = 0; ch < oc; ch++)
-                                    num[(((long)b * oc + ch) * H + gy) * W + gx] += wgt * img[((long)ch * TH + y) * TW + x];
+                                for (int ch = 0; ch < channels; ch++)
+                                    num[(((long)b * channels + ch) * H + gy) * W + gx] += wgt * img[((long)ch * TH + y) * TW + x];
                             }
                         }
                     }

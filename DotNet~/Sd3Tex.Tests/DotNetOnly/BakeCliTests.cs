@@ -157,6 +157,48 @@ public sealed class BakeCliTests
     }
 
     [Test]
+    public void ImageToImageInpaintingAndMakeSeamlessBake()
+    {
+        // the model with the VAE encoder on the managed backend; pictures relative to the manifest
+        string path = Manifest("img2img", new[]
+        {
+            Texture("varied", "moss", 3, t => { t.Set("init_image", "pics/ramp.png"); t.Set("variations", 2); t.Set("strength", 0.7); }),
+            Texture("patched", "stone", 4, t => { t.Set("init_image", "pics/ramp.png"); t.Set("mask", "pics/mask.png"); t.Set("strength", 1.0); }),
+            Texture("tiling", "bricks", 5, t => { t.Set("init_image", "pics/ramp.png"); t.Set("make_seamless", "x"); }),
+        });
+        var j = JsonValue.Parse(File.ReadAllText(path));
+        j.Set("weights", JsonValue.NewArray(Cli.TinyWeights.Select(w => w.Contains("vae-tiny") ? TestPaths.Fixture("vae-encoder-tiny", "model.safetensors") : w).Select(JsonValue.From)));
+        j.Set("device", "cpu");
+        // no default size: each texture takes its picture's
+        j["defaults"].Set("width", JsonValue.Null);
+        j["defaults"].Set("height", JsonValue.Null);
+        File.WriteAllText(path, j.ToJson(true));
+        string dir = Path.GetDirectoryName(path);
+        Directory.CreateDirectory(Path.Combine(dir, "pics"));
+        var ramp = Sd3Tex.Tests.Generation.Img2ImgFixture.Ramp(64, 32);
+        PngWriter.Write(Path.Combine(dir, "pics", "ramp.png"), ramp);
+        PngWriter.Write(Path.Combine(dir, "pics", "mask.png"), Sd3Tex.Tests.Generation.Img2ImgFixture.LeftMask(64, 32, 16));
+        var (code, _, stderr) = Cli.Run("bake", path);
+        Assert.That(code, Is.EqualTo(0), stderr);
+        string outDir = Path.Combine(dir, "textures");
+        Assert.That(Directory.GetFiles(outDir, "*.png").Select(Path.GetFileName).OrderBy(x => x),
+                    Is.EqualTo(new[] { "patched.png", "tiling.png", "varied_0.png", "varied_1.png" }));
+        var patched = PngReader.Read(Path.Combine(outDir, "patched.png")).Image;
+        Assert.That((patched.Width, patched.Height), Is.EqualTo((64, 32)), "the init image's size");
+        for (int y = 0; y < 32; y++)
+            for (int x = 16; x < 64; x++) Assert.That(patched[x, y, 1], Is.EqualTo(ramp[x, y, 1]), $"({x}, {y}) is outside the mask");
+        var tiling = PngReader.Read(Path.Combine(outDir, "tiling.png"));
+        Assert.That(SeamMetric.Measure(tiling.Image, Sd3Tex.Vae.SeamlessAxes.X), Is.LessThan(SeamMetric.Measure(ramp, Sd3Tex.Vae.SeamlessAxes.X) / 3));
+        Assert.That(GenerationParameters.FromPng(tiling).Extra.Any(kv => kv.Key == "Make seamless"), Is.True);
+        // a re-run skips all; a changed picture re-bakes the three that use it
+        (code, _, stderr) = Cli.Run("bake", path);
+        Assert.That((code, stderr.Contains("0 generated, 3 up to date")), Is.EqualTo((0, true)), stderr);
+        PngWriter.Write(Path.Combine(dir, "pics", "ramp.png"), Sd3Tex.Tests.Generation.Img2ImgFixture.Ramp(64, 32, 9));
+        (code, _, stderr) = Cli.Run("bake", path);
+        Assert.That((code, stderr.Contains("3 generated, 0 up to date")), Is.EqualTo((0, true)), stderr);
+    }
+
+    [Test]
     public void ManifestErrorsNameTheField()
     {
         string path = Path.Combine(_dir, "bad.json");

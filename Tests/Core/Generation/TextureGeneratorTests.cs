@@ -215,7 +215,8 @@ namespace Sd3Tex.Tests.Generation
         {
             public readonly List<(int batch, int tokens)> Calls = new List<(int, int)>();
             public MmditConfig Config => null;
-            public float[] Forward(float[] x, int batch, int height, int width, float[] timestep, float[] y, float[] context, int contextTokens)
+            public float[] Forward(float[] x, int batch, int height, int width, float[] timestep, float[] y, float[] context, int contextTokens,
+                                   ICollection<int> skipBlocks = null)
             {
                 Calls.Add((batch, contextTokens));
                 // velocity = x + the mean of each item's context, so cond and uncond differ

@@ -108,6 +108,67 @@ namespace Sd3Tex.Tests.Kernels
             CheckConv(1, 3, 5, 1, 1, 3, false, PadMode.Circular, PadMode.Circular, DType.F32, false, 7);
         }
 
+        void CheckDownsample(int batch, int cin, int cout, int h, int w, PadMode px, PadMode py, DType type, int seed)
+        {
+            var acc = Device.Accelerator;
+            var x = Rand(batch * cin * h * w, seed);
+            var (wd, wf, wb, view) = Upload(acc, type, Rand(cout * cin * 9, seed + 1, -0.5f, 0.5f));
+            var bias = Rand(cout, seed + 2);
+            var expected = ConvReference.Downsample2d(x, batch, cin, h, w, wd, bias, cout, px, py);
+            Assert.That(expected.Length, Is.EqualTo(batch * cout * (h / 2) * (w / 2)), "output size H/2 × W/2");
+            using var dx = acc.Allocate1D(x);
+            using var db = acc.Allocate1D(bias);
+            using var dy = acc.Allocate1D<float>(expected.Length);
+            try
+            {
+                foreach (var conv in new[] { _tiles, _threads })
+                {
+                    dy.MemSetToZero();
+                    conv.Downsample(dx.View, view, db.View, dy.View, batch, cin, cout, h, w, px, py);
+                    KernelAssert.Close(expected, dy.GetAsArray1D(), Atol, Rtol,
+                        $"downsample B{batch} {cin}→{cout} {h}×{w} pad {px}/{py} {type} " +
+                        (conv.Path == KernelPath.Groups ? $"tile {conv.TileFor(batch * (h / 2) * (w / 2), cout)}" : "threads"));
+                }
+            }
+            finally { wf?.Dispose(); wb?.Dispose(); }
+        }
+
+        [Test]
+        public void DownsampleMatchesTheReference([Values(PadMode.Zeros, PadMode.Circular)] PadMode padX, [Values(PadMode.Zeros, PadMode.Circular)] PadMode padY)
+        {
+            // even sizes (the padded row and column are read) and odd ones (they are not), off every tile edge
+            CheckDownsample(2, 7, 19, 6, 10, padX, padY, DType.F32, 20);
+            CheckDownsample(1, 5, 9, 7, 5, padX, padY, DType.F32, 21);
+        }
+
+        [Test]
+        public void DownsampleStoredWeightTypesAndSeveralTiles([Values(DType.F16, DType.BF16)] DType type)
+        {
+            // 70 output channels × 2·9·11 pixels: several tiles of the implicit GEMM both ways
+            CheckDownsample(2, 12, 70, 18, 22, PadMode.Circular, PadMode.Zeros, type, 22);
+            CheckDownsample(1, 3, 5, 2, 2, PadMode.Circular, PadMode.Circular, type, 23);
+        }
+
+        [Test]
+        public void CircularDownsampleCommutesWithEvenRolls()
+        {
+            // on the torus the downsample is equivariant to shifts by 2: roll(x, 2·(dy, dx)) → roll(out, (dy, dx))
+            int c = 3, h = 8, w = 6;
+            var x = Rand(c * h * w, 31);
+            var wt = Rand(4 * c * 9, 32, -0.5f, 0.5f);
+            var a = ConvReference.Downsample2d(x, 1, c, h, w, wt, null, 4, PadMode.Circular, PadMode.Circular);
+            var rolled = new float[x.Length];
+            for (int ch = 0; ch < c; ch++)
+                for (int y = 0; y < h; y++)
+                    for (int xx = 0; xx < w; xx++) rolled[(ch * h + (y + 2) % h) * w + (xx + 4) % w] = x[(ch * h + y) * w + xx];
+            var r = ConvReference.Downsample2d(rolled, 1, c, h, w, wt, null, 4, PadMode.Circular, PadMode.Circular);
+            int oh = h / 2, ow = w / 2;
+            for (int ch = 0; ch < 4; ch++)
+                for (int y = 0; y < oh; y++)
+                    for (int xx = 0; xx < ow; xx++)
+                        Assert.That(r[(ch * oh + (y + 1) % oh) * ow + (xx + 2) % ow], Is.EqualTo(a[(ch * oh + y) * ow + xx]).Within(1e-5));
+        }
+
         [Test]
         public void BadShapesAreRejected()
         {
@@ -118,6 +179,8 @@ namespace Sd3Tex.Tests.Kernels
             Assert.That(e.Message, Does.Contain("input holds 10"));
             e = Assert.Throws<ArgumentException>(() => _gn.Run(d.View, d.View, d.View, d.View, 1, 6, 1, 4));
             Assert.That(e.Message, Does.Contain("do not split"));
+            e = Assert.Throws<ArgumentException>(() => _tiles.Downsample(d.View, WeightView.FromF32(d.View), default, d.View, 1, 1, 1, 1, 4));
+            Assert.That(e.Message, Does.Contain("at least 2 × 2"));
         }
     }
 

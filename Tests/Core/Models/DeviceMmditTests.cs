@@ -48,6 +48,27 @@ namespace Sd3Tex.Tests.Models
         }
 
         [Test]
+        public void SkippedBlocksMatchTheReference()
+        {
+            // skip-layer guidance's third pass: block 1 of 2 left out, on the fixture's inputs (batch 1)
+            using var ck = Checkpoint.Open(TestPaths.Fixture(Fx, "model.safetensors"));
+            var w = ck.ComponentWeights(Component.Mmdit);
+            using var model = new DeviceMmdit(w, Device);
+            var reference = new ReferenceMmdit(w);
+            var x = Golden.Floats(Fx, "inputs.safetensors", "x").Take(16 * 8 * 12).ToArray();
+            var t = Golden.Floats(Fx, "inputs.safetensors", "timestep").Take(1).ToArray();
+            var y = Golden.Floats(Fx, "inputs.safetensors", "y").Take(64).ToArray();
+            var c = Golden.Floats(Fx, "inputs.safetensors", "context").Take(7 * 96).ToArray();
+            var skip = new HashSet<int> { 1 };
+            var expected = reference.Forward(x, 1, 8, 12, t, y, c, 7, skip);
+            var full = reference.Forward(x, 1, 8, 12, t, y, c, 7);
+            Assert.That(Golden.MaxAbsDiff(full, expected), Is.GreaterThan(1e-2), "skipping a block changes the output");
+            Golden.AssertClose(expected, model.Forward(x, 1, 8, 12, t, y, c, 7, skip), 5e-5, $"block 1 skipped ({DeviceName})");
+            // skipping nothing is the plain forward
+            Golden.AssertClose(full, model.Forward(x, 1, 8, 12, t, y, c, 7, new HashSet<int>()), 5e-5, $"nothing skipped ({DeviceName})");
+        }
+
+        [Test]
         public void EulerSamplingMatchesTheFixture()
         {
             const string S = "sampler-tiny";
