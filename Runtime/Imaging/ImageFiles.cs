@@ -8,6 +8,7 @@ using SixLabors.ImageSharp.Formats.Jpeg;
 using SixLabors.ImageSharp.Formats.Png;
 using SixLabors.ImageSharp.Formats.Tga;
 using SixLabors.ImageSharp.Formats.Webp;
+using SixLabors.ImageSharp.Memory;
 using SixLabors.ImageSharp.PixelFormats;
 
 namespace Sd3Tex.Imaging
@@ -61,6 +62,12 @@ namespace Sd3Tex.Imaging
         /// <summary>The formats read, as the messages name them.</summary>
         public const string SupportedFormats = "PNG, JPEG, BMP, TGA or WebP";
 
+        /// <summary>Decode buffers are plain garbage-collected arrays, not ImageSharp's default pool of unmanaged memory:
+        /// every access a damaged file provokes stays bounds-checked managed memory, nothing is held in a pool after a
+        /// decode (Unity's memory profiler sees it all), and no pool trimming runs on a timer. Declared first: the
+        /// configurations below are built from it.</summary>
+        static readonly MemoryAllocator Managed = new SimpleGcMemoryAllocator();
+
         /// <summary>Decoders that skip metadata (pixels only): nothing a crafted text or profile chunk holds is inflated.</summary>
         internal static readonly Configuration Pixels = NewConfiguration(ignoreMetadata: true);
         /// <summary>The PNG decoder alone, keeping metadata (the text chunks this package writes): what
@@ -69,7 +76,7 @@ namespace Sd3Tex.Imaging
 
         static Configuration NewPngConfiguration()
         {
-            var c = new Configuration(new PngConfigurationModule()) { PreferContiguousImageBuffers = true };
+            var c = new Configuration(new PngConfigurationModule()) { PreferContiguousImageBuffers = true, MemoryAllocator = Managed };
             c.ImageFormatsManager.SetDecoder(PngFormat.Instance, new PngDecoder { IgnoreMetadata = false });
             return c;
         }
@@ -80,6 +87,7 @@ namespace Sd3Tex.Imaging
                                       new TgaConfigurationModule(), new WebpConfigurationModule())
             {
                 PreferContiguousImageBuffers = true,
+                MemoryAllocator = Managed,
             };
             c.ImageFormatsManager.SetDecoder(PngFormat.Instance, new PngDecoder { IgnoreMetadata = ignoreMetadata });
             c.ImageFormatsManager.SetDecoder(JpegFormat.Instance, new JpegDecoder { IgnoreMetadata = ignoreMetadata });
@@ -155,7 +163,7 @@ namespace Sd3Tex.Imaging
         public static ImageFileInfo Identify(byte[] data, string name = "image")
         {
             if (data == null) throw new ArgumentNullException(nameof(data));
-            data = PadBmpPalette(name, data);
+            data = NormalizeBmp(name, data);
             return Guard(name, () =>
             {
                 var info = Image.Identify(Pixels, data, out IImageFormat format);
@@ -193,7 +201,7 @@ namespace Sd3Tex.Imaging
             if (data == null) throw new ArgumentNullException(nameof(data));
             if (data.Length == 0) throw new ImageFileException(name, "is empty (0 bytes): not an image.");
             IImageFormat detected = null;
-            data = PadBmpPalette(name, data); // before ImageSharp reads the header (see there)
+            data = NormalizeBmp(name, data); // before ImageSharp reads the header (see there)
             var image = Guard(name, () =>
             {
                 var info = Image.Identify(configuration, data, out detected);
@@ -285,43 +293,87 @@ namespace Sd3Tex.Imaging
         }
 
         /// <summary>
-        /// ImageSharp 2.1's BMP decoder reads each palette colour as 3 bytes at index × entry size, the entry being 4
-        /// bytes for RLE data and, when the header gives no colour count, the palette's length ÷ the colour count (at
-        /// least 3) otherwise. A palette whose length is not a whole number of entries (a damaged file, or a partial
-        /// palette) makes the last read run 1–2 bytes past the palette's end, which can crash the process
-        /// (a memory-access violation, found by the fuzz test). Such a palette is padded with zeros here, up to 8
-        /// bytes, so that every read stays inside it without changing the entry size; one that cannot be is refused.
-        /// The decoder also allocates the palette from the pixel-data offset before checking that offset against the
-        /// file (a 60-byte file could make it allocate 2 GB): an offset past the end is refused here first.
+        /// Rewrites a palette BMP so that ImageSharp 2.1's decoder can never read outside its colour table, and refuses
+        /// what it would mishandle. That decoder reads each colour as 3 bytes at index × entry size without a bounds
+        /// check on the last 2 bytes; the entry size and table length come from header fields a damaged file sets at
+        /// will (no colour count: the gap before the pixels ÷ 2^bits, at least 3), so a read can run past the table and
+        /// crash the process (a memory-access violation, found by the fuzz test). Every 1-, 2-, 4- and 8-bit BMP
+        /// (uncompressed, RLE8, RLE4) is therefore given a table of exactly 256 colours of 4 bytes, with its colour
+        /// count set to 256: the colours the decoder would have taken, in order, and black where the file's table ends
+        /// early. Index × 4 + 3 then stays inside the table for every index a pixel can hold. OS/2 core headers
+        /// (12 and 16 bytes, which cannot state a colour count) become the 40-byte Windows header with the same fields.
+        /// Also refused before the decoder runs: a pixel offset past the end of the file (the decoder would first
+        /// allocate a "palette" that large: 2 GB from 60 bytes), a header cut short (the decoder would read the rest of
+        /// it from uninitialised stack memory), pixels that start inside the header, a table that does not fit before
+        /// the pixels, bit depths no BMP has, and OS/2 bitmap arrays ("BA").
         /// </summary>
-        public static byte[] PadBmpPalette(string name, byte[] b)
+        public static byte[] NormalizeBmp(string name, byte[] b)
         {
-            // a BMP file header ("BM") and the size of the info header that follows
-            if (b.Length < 30 || b[0] != (byte)'B' || b[1] != (byte)'M') return b;
+            if (b.Length < 2 || b[0] != (byte)'B' || (b[1] != (byte)'M' && b[1] != (byte)'A')) return b;
+            if (b.Length < 14 + 16) return b; // too short for any header: the decoder refuses it itself
+            if (b[1] == (byte)'A')
+                throw new ImageFileException(name, "is an OS/2 bitmap array (a BMP starting with \"BA\"), which is not read here: save it as PNG or as a Windows BMP.");
             int offset = LittleEndian32(b, 10), header = LittleEndian32(b, 14);
             if (offset < 0 || offset > b.Length)
                 throw new ImageFileException(name, $"says its pixels start at byte {(uint)offset}, past the end of its {b.Length} bytes: the file is damaged or truncated.");
-            int bpp = header == 12 ? b[24] | (b[25] << 8) : b[28] | (b[29] << 8);
-            int clrUsed = header >= 40 && b.Length >= 50 ? LittleEndian32(b, 46) : 0;
-            if (clrUsed != 0 || (bpp != 1 && bpp != 4 && bpp != 8)) return b; // palette of ClrUsed × 4 bytes: whole entries
-            int count = 1 << bpp;
-            long length = (long)offset - 14 - header; // the palette ImageSharp reads
-            if (length <= 0 || offset > b.Length || header < 12) return b;   // no palette, or refused by the decoder itself
-            long entry = Math.Max(length / count, 3);
-            bool Safe(long l) => l % entry != 1 && l % entry != 2 && l % 4 != 1 && l % 4 != 2;
-            if (Safe(length)) return b;
-            for (int pad = 1; pad <= 8; pad++)
+            bool known = header == 12 || header == 16 || header == 40 || header == 52 || header == 56 || header == 64 || (header >= 108 && header <= 124);
+            if (!known) return b; // the decoder refuses other header sizes with its own error
+            if (b.Length < 14 + header)
+                throw new ImageFileException(name, $"is truncated inside its {header}-byte BMP header ({b.Length} bytes in all).");
+            int bpp = header == 12 ? (short)(b[24] | (b[25] << 8)) : (short)(b[28] | (b[29] << 8));
+            if (bpp != 1 && bpp != 2 && bpp != 4 && bpp != 8 && bpp != 16 && bpp != 24 && bpp != 32)
+                throw new ImageFileException(name, $"says it has {bpp} bits per pixel, not a BMP depth read here (1, 2, 4, 8, 16, 24 or 32): the file is damaged or of an unsupported kind.");
+            int compression = header >= 40 ? LittleEndian32(b, 30) : 0;
+            if (bpp > 8 || (compression != 0 && compression != 1 && compression != 2)) return b; // no colour table is read
+            int colours = header >= 40 ? LittleEndian32(b, 46) : 0;
+            int tableStart = 14 + header, gap = offset - tableStart;
+            if (gap < 0)
+                throw new ImageFileException(name, $"says its pixels start at byte {offset}, inside its {header}-byte header: the file is damaged.");
+            // the table as the decoder would read it: `count` entries of `entry` bytes from `tableStart`
+            int entry, count;
+            if (colours != 0)
             {
-                long l = length + pad;
-                if (Math.Max(l / count, 3) != entry || !Safe(l)) continue;
-                var r = new byte[b.Length + pad];
-                Buffer.BlockCopy(b, 0, r, 0, offset);
-                Buffer.BlockCopy(b, offset, r, offset + pad, b.Length - offset);
-                int o = offset + pad;
-                r[10] = (byte)o; r[11] = (byte)(o >> 8); r[12] = (byte)(o >> 16); r[13] = (byte)(o >> 24);
-                return r;
+                if (colours < 0 || (long)colours * 4 > gap)
+                    throw new ImageFileException(name, $"says it has {(uint)colours} palette colours, more than the {gap} bytes before its pixels hold: the file is damaged.");
+                entry = 4; count = colours;
             }
-            throw new ImageFileException(name, $"has a damaged colour palette ({length} bytes for {count} colours).");
+            else
+            {
+                count = 1 << bpp;
+                entry = bpp == 2 ? 4 : Math.Max(gap / count, 3);
+            }
+            const int Table = 256 * 4;
+            int newHeader = header < 40 ? 40 : header, newOffset = 14 + newHeader + Table;
+            var r = new byte[newOffset + (b.Length - offset)];
+            Buffer.BlockCopy(b, 0, r, 0, 14);
+            if (header < 40)
+            {
+                // OS/2 1.x (12 bytes: 16-bit width and height) or 2.x short (16 bytes) as a Windows 40-byte header
+                int width = header == 12 ? b[18] | (b[19] << 8) : LittleEndian32(b, 18);
+                int height = header == 12 ? b[20] | (b[21] << 8) : LittleEndian32(b, 22);
+                WriteLittleEndian32(r, 14, 40);
+                WriteLittleEndian32(r, 18, width);
+                WriteLittleEndian32(r, 22, height);
+                r[26] = 1; // planes
+                r[28] = (byte)bpp;
+            }
+            else Buffer.BlockCopy(b, 14, r, 14, header);
+            WriteLittleEndian32(r, 2, r.Length);   // file size
+            WriteLittleEndian32(r, 10, newOffset);
+            WriteLittleEndian32(r, 46, 256);       // colours used
+            for (int k = 0; k < Math.Min(count, 256); k++)
+            {
+                long at = (long)k * entry;
+                if (at + 3 > gap) break; // the file's table ends here: the rest stays black
+                Buffer.BlockCopy(b, tableStart + (int)at, r, 14 + newHeader + k * 4, 3);
+            }
+            Buffer.BlockCopy(b, offset, r, newOffset, b.Length - offset);
+            return r;
+        }
+
+        static void WriteLittleEndian32(byte[] b, int o, int v)
+        {
+            b[o] = (byte)v; b[o + 1] = (byte)(v >> 8); b[o + 2] = (byte)(v >> 16); b[o + 3] = (byte)(v >> 24);
         }
 
         static int LittleEndian32(byte[] b, int o) => b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24);

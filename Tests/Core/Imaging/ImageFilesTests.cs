@@ -153,25 +153,76 @@ namespace Sd3Tex.Tests.Imaging
             Assert.That(allocated, Is.LessThan(8 << 20), "bytes allocated while refusing the bombs");
         }
 
+        static int Le32(byte[] b, int o) => b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24);
+
         [Test]
-        public void ABmpPaletteThatIsNotWholeEntriesIsPaddedSoNoReadRunsPastIt()
+        public void EveryPaletteBmpGetsA256ColourTableSoNoColourReadRunsPastIt()
         {
-            // an 8-bit BMP whose header gives no colour count and whose palette is 64 bytes: ImageSharp takes 3-byte
-            // entries, and the entry at byte 63 would be read from 63 to 65, past the palette
+            // an 8-bit BMP whose header gives no colour count and whose table is 64 bytes: ImageSharp takes 3-byte
+            // entries from it, and the entry at byte 63 would be read from 63 to 65, past the table
             var good = Seeds().First(s => s.name == "palette8.bmp").bytes;
-            int offset = good[10] | (good[11] << 8), header = good[14];
+            int offset = Le32(good, 10), header = Le32(good, 14);
             var b = good.Take(14 + header + 64).Concat(good.Skip(offset)).ToArray();
             int o = 14 + header + 64;
             b[10] = (byte)o; b[11] = (byte)(o >> 8); b[12] = 0; b[13] = 0;
             b[46] = b[47] = b[48] = b[49] = 0; // no colour count
-            var padded = ImageFiles.PadBmpPalette("p.bmp", b);
-            int length = (padded[10] | (padded[11] << 8)) - 14 - header;
-            Assert.That(length, Is.EqualTo(72), "eight zero bytes: whole 3-byte entries, and no read 1 or 2 bytes before the end of a 4-byte one");
-            Assert.That(padded.Skip(14 + header + 64).Take(8), Is.EqualTo(new byte[8]));
-            Assert.That(padded.Skip(o + 8), Is.EqualTo(b.Skip(o)), "the pixels follow unchanged");
-            Assert.That(ImageFiles.PadBmpPalette("g.bmp", good), Is.SameAs(good), "a whole palette is left alone");
-            try { ImageFiles.Decode(b, "p.bmp"); } // decodes, or is refused cleanly: never a read past the palette
-            catch (ImageFileException) { }
+            var n = ImageFiles.NormalizeBmp("p.bmp", b);
+            int table = 14 + header;
+            Assert.That(Le32(n, 10), Is.EqualTo(table + 1024), "a table of 256 four-byte colours");
+            Assert.That(Le32(n, 46), Is.EqualTo(256), "colour count 256");
+            Assert.That(Le32(n, 2), Is.EqualTo(n.Length), "file size");
+            for (int k = 0; k < 21; k++) // 21 whole 3-byte entries fit in 64 bytes
+                Assert.That(n.Skip(table + k * 4).Take(4), Is.EqualTo(b.Skip(table + k * 3).Take(3).Append((byte)0)), $"colour {k}");
+            Assert.That(n.Skip(table + 21 * 4).Take(1024 - 21 * 4).All(v => v == 0), Is.True, "black after the file's table ends");
+            Assert.That(n.Skip(table + 1024), Is.EqualTo(b.Skip(o)), "the pixels follow unchanged");
+            Assert.That(ImageFiles.Decode(b, "p.bmp").Width, Is.EqualTo(24), "it decodes");
+        }
+
+        [Test]
+        public void ANormalizedPaletteBmpDecodesToTheSamePixels()
+        {
+            foreach (var name in new[] { "palette8.bmp", "palette4.bmp" })
+            {
+                var good = Seeds().First(s => s.name == name).bytes;
+                var n = ImageFiles.NormalizeBmp(name, good);
+                Assert.That(Le32(n, 46), Is.EqualTo(256), name + " gets 256 colours");
+                using (var expected = Image.Load<Rgba32>(good)) // a valid file: ImageSharp alone reads it safely
+                {
+                    var got = ImageFiles.Decode(good, name);
+                    Assert.That(got.Width, Is.EqualTo(expected.Width));
+                    for (int y = 0; y < expected.Height; y++)
+                        for (int x = 0; x < expected.Width; x++)
+                        {
+                            var e = expected[x, y];
+                            int i = (y * got.Width + x) * 4;
+                            Assert.That(new[] { got.Pixels[i], got.Pixels[i + 1], got.Pixels[i + 2], got.Pixels[i + 3] }, Is.EqualTo(new[] { e.R, e.G, e.B, e.A }), $"{name} ({x}, {y})");
+                        }
+                }
+            }
+            // an OS/2 1.x core header (12 bytes, 3-byte colours) becomes a Windows header with the same pixels
+            var win = Seeds().First(s => s.name == "palette4.bmp").bytes;
+            int winOffset = Le32(win, 10);
+            var core = new List<byte>();
+            core.AddRange(win.Take(14));
+            core.AddRange(new byte[] { 12, 0, 0, 0, 24, 0, 16, 0, 1, 0, 4, 0 });
+            for (int k = 0; k < 16; k++) core.AddRange(win.Skip(54 + k * 4).Take(3));
+            int coreOffset = core.Count;
+            core.AddRange(win.Skip(winOffset));
+            var c = core.ToArray();
+            c[10] = (byte)coreOffset; c[11] = (byte)(coreOffset >> 8); c[12] = c[13] = 0;
+            Assert.That(ImageFiles.Decode(c, "core.bmp").Pixels, Is.EqualTo(ImageFiles.Decode(win, "win.bmp").Pixels));
+        }
+
+        [Test]
+        public void DamagedBmpHeadersAreRefusedBeforeTheDecoderRuns()
+        {
+            var good = Seeds().First(s => s.name == "palette8.bmp").bytes;
+            byte[] With(Action<byte[]> change) { var b = good.ToArray(); change(b); return b; }
+            Assert.That(() => ImageFiles.Decode(With(b => { b[10] = 30; b[11] = 0; }).Take(40).ToArray(), "cut.bmp"), Throws.TypeOf<ImageFileException>().With.Message.Contains("truncated inside its 40-byte BMP header"));
+            Assert.That(() => ImageFiles.Decode(With(b => b[1] = (byte)'A'), "array.bmp"), Throws.TypeOf<ImageFileException>().With.Message.Contains("OS/2 bitmap array"));
+            Assert.That(() => ImageFiles.Decode(With(b => b[28] = 0), "zero.bmp"), Throws.TypeOf<ImageFileException>().With.Message.Contains("0 bits per pixel"));
+            Assert.That(() => ImageFiles.Decode(With(b => { b[10] = 20; b[11] = 0; }), "inside.bmp"), Throws.TypeOf<ImageFileException>().With.Message.Contains("inside its 40-byte header"));
+            Assert.That(() => ImageFiles.Decode(With(b => { b[46] = 0; b[47] = 0x10; }), "many.bmp"), Throws.TypeOf<ImageFileException>().With.Message.Contains("palette colours, more than"));
         }
 
         [Test]
