@@ -211,6 +211,21 @@ namespace Sd3Tex.Baking
         /// <summary>Images this (merged) entry makes: variations, else count, else 1.</summary>
         public int ImageCount => Variations ?? Count ?? 1;
 
+        /// <summary>Images this (merged) entry makes, with <paramref name="baseDirectory"/> to find its noise file:
+        /// variations, else count, else the noise tensor's first dimension, else 1.</summary>
+        public int ImageCountIn(string baseDirectory) => Variations ?? Count ?? NoiseSize(baseDirectory)?.Count ?? 1;
+
+        /// <summary>The image count and size the entry's noise file is for (its header only), or null without a noise
+        /// file or when it cannot be read (the request then reports why).</summary>
+        (int Count, int Width, int Height)? NoiseSize(string baseDirectory)
+        {
+            if (Noise == null) return null;
+            try { return NoiseFile.Size(ResolvePath(baseDirectory, Noise)); }
+            catch (Checkpoints.CheckpointException) { return null; }
+            catch (IOException) { return null; }
+            catch (UnauthorizedAccessException) { return null; }
+        }
+
         /// <summary>
         /// The generation request of this (merged) entry; <paramref name="baseDirectory"/> resolves <see cref="Noise"/>,
         /// <see cref="InitImage"/> and <see cref="Mask"/>. Images that cannot be read and contradicting fields throw
@@ -218,10 +233,12 @@ namespace Sd3Tex.Baking
         /// </summary>
         public GenerationRequest ToRequest(string baseDirectory)
         {
+            // without a size or count, a noise file [count, 16, H/8, W/8] gives them (as `generate --noise` does)
+            var noise = InitImage == null ? NoiseSize(baseDirectory) : null;
             var r = new GenerationRequest
             {
-                Prompt = Prompt ?? "", NegativePrompt = Negative ?? "", Seed = Seed ?? 0, Count = ImageCount,
-                Width = Width ?? 1024, Height = Height ?? 1024, Steps = Steps, Cfg = Cfg, Shift = Shift, UseT5 = !(NoT5 ?? false),
+                Prompt = Prompt ?? "", NegativePrompt = Negative ?? "", Seed = Seed ?? 0, Count = Variations ?? Count ?? noise?.Count ?? 1,
+                Width = Width ?? noise?.Width ?? 1024, Height = Height ?? noise?.Height ?? 1024, Steps = Steps, Cfg = Cfg, Shift = Shift, UseT5 = !(NoT5 ?? false),
             };
             var problems = new List<string>();
             if (InitImage != null)
@@ -420,7 +437,7 @@ namespace Sd3Tex.Baking
         /// <summary>The PNG paths of a texture: <c>name.png</c>, or <c>name_0.png</c> … when its count is above 1.</summary>
         public IReadOnlyList<string> OutputsOf(BakeEntry texture)
         {
-            int count = texture.Over(Defaults).ImageCount;
+            int count = texture.Over(Defaults).ImageCountIn(BaseDirectory);
             string dir = OutputDirectory;
             if (count <= 1) return new[] { Path.Combine(dir, texture.Name + ".png") };
             var r = new string[count];

@@ -46,7 +46,7 @@ public sealed class ReadmeTryTests
             Directory.CreateDirectory(Path.Combine(dir, "home"));
             string shim = Path.Combine(dir, "DotNet~", "sd3tex");
             File.WriteAllText(shim, $"#!/usr/bin/env bash\nexec dotnet \"{Cli.ToolDll}\" \"$@\"\n");
-            File.SetUnixFileMode(shim, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(shim, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
             Assert.That(Directory.Exists(Path.Combine(dir, "..", "shared")) && Path.GetFullPath(Path.Combine(dir, "..", "shared")) == Path.GetFullPath(TestPaths.Shared), Is.False);
             var env = new Dictionary<string, string>
             {
