@@ -208,12 +208,11 @@ namespace Sd3Tex.Baking
             return (int)l;
         }
 
-        /// <summary>Images this (merged) entry makes: variations, else count, else 1.</summary>
-        public int ImageCount => Variations ?? Count ?? 1;
-
         /// <summary>Images this (merged) entry makes, with <paramref name="baseDirectory"/> to find its noise file:
         /// variations, else count, else the noise tensor's first dimension, else 1.</summary>
-        public int ImageCountIn(string baseDirectory) => Variations ?? Count ?? NoiseSize(baseDirectory)?.Count ?? 1;
+        public int ImageCountIn(string baseDirectory) => ImageCount(NoiseSize(baseDirectory));
+
+        int ImageCount((int Count, int Width, int Height)? noise) => Variations ?? Count ?? noise?.Count ?? 1;
 
         /// <summary>The image count and size the entry's noise file is for (its header only), or null without a noise
         /// file or when it cannot be read (the request then reports why).</summary>
@@ -233,11 +232,12 @@ namespace Sd3Tex.Baking
         /// </summary>
         public GenerationRequest ToRequest(string baseDirectory)
         {
-            // without a size or count, a noise file [count, 16, H/8, W/8] gives them (as `generate --noise` does)
-            var noise = InitImage == null ? NoiseSize(baseDirectory) : null;
+            // without a size or count, a noise file [count, 16, H/8, W/8] gives them (as `generate --noise` does); an
+            // init image's size comes first (below)
+            var noise = NoiseSize(baseDirectory);
             var r = new GenerationRequest
             {
-                Prompt = Prompt ?? "", NegativePrompt = Negative ?? "", Seed = Seed ?? 0, Count = Variations ?? Count ?? noise?.Count ?? 1,
+                Prompt = Prompt ?? "", NegativePrompt = Negative ?? "", Seed = Seed ?? 0, Count = ImageCount(noise),
                 Width = Width ?? noise?.Width ?? 1024, Height = Height ?? noise?.Height ?? 1024, Steps = Steps, Cfg = Cfg, Shift = Shift, UseT5 = !(NoT5 ?? false),
             };
             var problems = new List<string>();

@@ -1,4 +1,5 @@
 using System;
+using System.Buffers.Binary;
 using System.Collections.Generic;
 using System.IO;
 using SixLabors.ImageSharp;
@@ -313,19 +314,19 @@ namespace Sd3Tex.Imaging
             if (b.Length < 14 + 16) return b; // too short for any header: the decoder refuses it itself
             if (b[1] == (byte)'A')
                 throw new ImageFileException(name, "is an OS/2 bitmap array (a BMP starting with \"BA\"), which is not read here: save it as PNG or as a Windows BMP.");
-            int offset = LittleEndian32(b, 10), header = LittleEndian32(b, 14);
+            int offset = BinaryPrimitives.ReadInt32LittleEndian(b.AsSpan(10)), header = BinaryPrimitives.ReadInt32LittleEndian(b.AsSpan(14));
             if (offset < 0 || offset > b.Length)
                 throw new ImageFileException(name, $"says its pixels start at byte {(uint)offset}, past the end of its {b.Length} bytes: the file is damaged or truncated.");
             bool known = header == 12 || header == 16 || header == 40 || header == 52 || header == 56 || header == 64 || (header >= 108 && header <= 124);
             if (!known) return b; // the decoder refuses other header sizes with its own error
             if (b.Length < 14 + header)
                 throw new ImageFileException(name, $"is truncated inside its {header}-byte BMP header ({b.Length} bytes in all).");
-            int bpp = header == 12 ? (short)(b[24] | (b[25] << 8)) : (short)(b[28] | (b[29] << 8));
+            int bpp = BinaryPrimitives.ReadInt16LittleEndian(b.AsSpan(header == 12 ? 24 : 28));
             if (bpp != 1 && bpp != 2 && bpp != 4 && bpp != 8 && bpp != 16 && bpp != 24 && bpp != 32)
                 throw new ImageFileException(name, $"says it has {bpp} bits per pixel, not a BMP depth read here (1, 2, 4, 8, 16, 24 or 32): the file is damaged or of an unsupported kind.");
-            int compression = header >= 40 ? LittleEndian32(b, 30) : 0;
+            int compression = header >= 40 ? BinaryPrimitives.ReadInt32LittleEndian(b.AsSpan(30)) : 0;
             if (bpp > 8 || (compression != 0 && compression != 1 && compression != 2)) return b; // no colour table is read
-            int colours = header >= 40 ? LittleEndian32(b, 46) : 0;
+            int colours = header >= 40 ? BinaryPrimitives.ReadInt32LittleEndian(b.AsSpan(46)) : 0;
             int tableStart = 14 + header, gap = offset - tableStart;
             if (gap < 0)
                 throw new ImageFileException(name, $"says its pixels start at byte {offset}, inside its {header}-byte header: the file is damaged.");
@@ -349,18 +350,18 @@ namespace Sd3Tex.Imaging
             if (header < 40)
             {
                 // OS/2 1.x (12 bytes: 16-bit width and height) or 2.x short (16 bytes) as a Windows 40-byte header
-                int width = header == 12 ? b[18] | (b[19] << 8) : LittleEndian32(b, 18);
-                int height = header == 12 ? b[20] | (b[21] << 8) : LittleEndian32(b, 22);
-                WriteLittleEndian32(r, 14, 40);
-                WriteLittleEndian32(r, 18, width);
-                WriteLittleEndian32(r, 22, height);
+                int width = header == 12 ? BinaryPrimitives.ReadUInt16LittleEndian(b.AsSpan(18)) : BinaryPrimitives.ReadInt32LittleEndian(b.AsSpan(18));
+                int height = header == 12 ? BinaryPrimitives.ReadUInt16LittleEndian(b.AsSpan(20)) : BinaryPrimitives.ReadInt32LittleEndian(b.AsSpan(22));
+                BinaryPrimitives.WriteInt32LittleEndian(r.AsSpan(14), 40);
+                BinaryPrimitives.WriteInt32LittleEndian(r.AsSpan(18), width);
+                BinaryPrimitives.WriteInt32LittleEndian(r.AsSpan(22), height);
                 r[26] = 1; // planes
                 r[28] = (byte)bpp;
             }
             else Buffer.BlockCopy(b, 14, r, 14, header);
-            WriteLittleEndian32(r, 2, r.Length);   // file size
-            WriteLittleEndian32(r, 10, newOffset);
-            WriteLittleEndian32(r, 46, 256);       // colours used
+            BinaryPrimitives.WriteInt32LittleEndian(r.AsSpan(2), r.Length);   // file size
+            BinaryPrimitives.WriteInt32LittleEndian(r.AsSpan(10), newOffset);
+            BinaryPrimitives.WriteInt32LittleEndian(r.AsSpan(46), 256);       // colours used
             for (int k = 0; k < Math.Min(count, 256); k++)
             {
                 long at = (long)k * entry;
@@ -370,13 +371,6 @@ namespace Sd3Tex.Imaging
             Buffer.BlockCopy(b, offset, r, newOffset, b.Length - offset);
             return r;
         }
-
-        static void WriteLittleEndian32(byte[] b, int o, int v)
-        {
-            b[o] = (byte)v; b[o + 1] = (byte)(v >> 8); b[o + 2] = (byte)(v >> 16); b[o + 3] = (byte)(v >> 24);
-        }
-
-        static int LittleEndian32(byte[] b, int o) => b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24);
 
         static ImageFileException Unknown(string name) =>
             new ImageFileException(name, $"is not an image in a supported format ({SupportedFormats}), or its header is damaged.");

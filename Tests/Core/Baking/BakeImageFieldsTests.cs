@@ -58,16 +58,22 @@ namespace Sd3Tex.Tests.Baking
         [Test]
         public void ANoiseFileGivesTheSizeAndCountWhenTheEntryHasNone()
         {
+            Pictures();
             // noise [2, 16, 4, 6]: two images of 48 × 32, as `generate --noise` infers them
             new Sd3Tex.Checkpoints.SafetensorsWriter().AddFloats("noise", DType.F32, new long[] { 2, 16, 4, 6 }, new float[2 * 16 * 4 * 6]).Write(Path.Combine(_dir, "n.safetensors"));
             var m = BakeManifest.Parse(@"{""weights"": ""m.safetensors"", ""output"": ""out"", ""textures"": [
   {""name"": ""a"", ""prompt"": ""moss"", ""noise"": ""n.safetensors""},
-  {""name"": ""b"", ""prompt"": ""moss"", ""noise"": ""n.safetensors"", ""width"": 64, ""height"": 32, ""count"": 2}]}", _dir);
+  {""name"": ""b"", ""prompt"": ""moss"", ""noise"": ""n.safetensors"", ""width"": 64, ""height"": 32, ""count"": 2},
+  {""name"": ""c"", ""prompt"": ""moss"", ""noise"": ""n.safetensors"", ""init_image"": ""pics/a.png""}]}", _dir);
             var r = m.Textures[0].Over(m.Defaults).ToRequest(m.BaseDirectory);
             Assert.That((r.Width, r.Height, r.Count, r.InitialNoise.Length), Is.EqualTo((48, 32, 2, 2 * 16 * 4 * 6)));
             Assert.That(m.OutputsOf(m.Textures[0]).Select(Path.GetFileName), Is.EqualTo(new[] { "a_0.png", "a_1.png" }));
             Assert.That(() => m.Textures[1].Over(m.Defaults).ToRequest(m.BaseDirectory),
                         Throws.InstanceOf<Sd3Tex.Checkpoints.CheckpointException>().With.Message.Contains("is needed for 2 image(s) of 64x32"), "a size given that the noise does not fit");
+            // with an init image (50 × 30, rounded to 48 × 32) the count still comes from the noise, for the request and the outputs alike
+            var c = m.Textures[2].Over(m.Defaults).ToRequest(m.BaseDirectory);
+            Assert.That((c.Width, c.Height, c.Count), Is.EqualTo((48, 32, 2)));
+            Assert.That(m.OutputsOf(m.Textures[2]).Select(Path.GetFileName), Is.EqualTo(new[] { "c_0.png", "c_1.png" }));
         }
 
         [Test]
