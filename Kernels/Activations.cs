@@ -51,6 +51,7 @@ namespace Sd3Tex.Kernels
             if (i < 0 || i >= _act.Length) throw new ArgumentOutOfRangeException(nameof(f));
             if (_device.IsManaged)
             {
+                using var timed = Cpu.CpuProfile.Enabled ? Cpu.CpuProfile.Time($"{f} {n}") : default;
                 unsafe { Cpu.CpuBackend.Activate(f, Cpu.CpuBackend.Ptr(x), Cpu.CpuBackend.Ptr(y), n); }
                 return;
             }

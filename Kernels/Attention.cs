@@ -248,6 +248,7 @@ namespace Sd3Tex.Kernels
                 throw new ArgumentException($"q and k norm weights need {headDim} elements each.");
             if (_device.IsManaged)
             {
+                using var timed = Cpu.CpuProfile.Enabled ? Cpu.CpuProfile.Time($"qk-rmsnorm {batch * segment.Tokens}×{heads}×{headDim}") : default;
                 unsafe
                 {
                     Cpu.CpuOps.RmsNormPerHead(Cpu.CpuBackend.Ptr(segment.Q), Cpu.CpuBackend.Ptr(qWeight), Cpu.CpuBackend.Ptr(segment.Q), batch * segment.Tokens,
@@ -273,6 +274,8 @@ namespace Sd3Tex.Kernels
                 Q = Cpu.CpuBackend.Ptr(s.Q) + s.QOffset, K = Cpu.CpuBackend.Ptr(s.K) + s.KOffset, V = Cpu.CpuBackend.Ptr(s.V) + s.VOffset,
                 Output = Cpu.CpuBackend.Ptr(s.Output), Tokens = s.Tokens, RowStride = s.RowStride, OutRowStride = s.OutRowStride,
             };
+            int t = first.Tokens + second.Tokens;
+            using var timed = Cpu.CpuProfile.Enabled ? Cpu.CpuProfile.Time($"attention {batch}×{heads}×{t}×{headDim}", 4.0 * batch * heads * t * (double)t * headDim) : default;
             Cpu.CpuAttention.Run(Seg(first), Seg(second), batch, heads, headDim, scale, causal, Cpu.CpuBackend.Ptr(bias));
         }
 

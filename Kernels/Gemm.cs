@@ -223,6 +223,7 @@ namespace Sd3Tex.Kernels
                                       int gateBatchStride, int lda, int ldc)
         {
             bool gated = epilogue == GemmEpilogue.GatedResidual;
+            using var timed = Cpu.CpuProfile.Enabled ? Cpu.CpuProfile.Time($"linear {m}×{n}×{k} {w.Type} {epilogue}", 2.0 * m * n * k) : default;
             Cpu.CpuGemm.Linear(Cpu.CpuBackend.Ptr(a), lda, Cpu.WeightPtr.Of(w), Cpu.CpuBackend.Ptr(bias), Cpu.CpuBackend.Ptr(c), ldc, m, n, k,
                                epilogue, gated ? Cpu.CpuBackend.Ptr(residual) : null, gated ? Cpu.CpuBackend.Ptr(gate) : null,
                                tokensPerBatch, gateBatchStride);

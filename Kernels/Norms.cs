@@ -72,6 +72,7 @@ namespace Sd3Tex.Kernels
             Need("scale", scale.Length, needMod);
             if (_device.IsManaged)
             {
+                using var timed = Cpu.CpuProfile.Enabled ? Cpu.CpuProfile.Time($"layernorm-modulate {rows}×{dim}") : default;
                 unsafe { Cpu.CpuOps.LayerNormModulate(P(x), P(shift), P(scale), P(y), rows, dim, tokensPerBatch, modBatchStride, eps); }
                 return;
             }
@@ -95,6 +96,7 @@ namespace Sd3Tex.Kernels
             else { weight = x; bias = x; }
             if (_device.IsManaged)
             {
+                using var timed = Cpu.CpuProfile.Enabled ? Cpu.CpuProfile.Time($"layernorm {rows}×{dim}") : default;
                 unsafe { Cpu.CpuOps.LayerNorm(P(x), affine ? P(weight) : null, affine ? P(bias) : null, P(y), rows, dim, eps); }
                 return;
             }
@@ -122,6 +124,7 @@ namespace Sd3Tex.Kernels
             if (hasWeight) Need("weight", weight.Length, headDim); else weight = x;
             if (_device.IsManaged)
             {
+                using var timed = Cpu.CpuProfile.Enabled ? Cpu.CpuProfile.Time($"rmsnorm {rows}×{heads}×{headDim}") : default;
                 unsafe { Cpu.CpuOps.RmsNormPerHead(P(x), hasWeight ? P(weight) : null, P(y), rows, heads, headDim, rowStride, 0, eps); }
                 return;
             }

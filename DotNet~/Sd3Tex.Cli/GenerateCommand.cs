@@ -276,6 +276,7 @@ public static class GenerateCommand
         try
         {
             work(cancel.Token);
+            if (Sd3Tex.Kernels.Cpu.CpuProfile.Enabled) stderr.Write(Sd3Tex.Kernels.Cpu.CpuProfile.Report());
             return 0;
         }
         catch (OperationCanceledException)

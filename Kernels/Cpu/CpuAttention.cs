@@ -215,13 +215,26 @@ namespace Sd3Tex.Kernels.Cpu
                 float* mrow = o + QB * d;
                 float* lrow = mrow + QB;
 
-                for (int t = 0; t < t8; t++)
-                {
-                    float* kr = t < T ? Row(first.K, second.K, first.Tokens, second.Tokens, first.RowStride, second.RowStride, b, t) + hoff : null;
-                    float* kd = kp + (long)(t >> 3) * d * 8 + (t & 7);
-                    if (kr != null) for (int dd = 0; dd < d; dd++) kd[dd * 8] = kr[dd];
-                    else for (int dd = 0; dd < d; dd++) kd[dd * 8] = 0f;
-                }
+                int kFrom = 0;
+                if (d % 16 == 0)
+                    for (; kFrom + 16 <= t8; kFrom += 16)
+                    {
+                        // 16 keys of one segment at a time, transposed in registers into two 8-key panels
+                        int keys = Math.Min(16, T - kFrom);
+                        bool inFirst = kFrom + keys <= first.Tokens, inSecond = kFrom >= first.Tokens;
+                        if (!inFirst && !inSecond)
+                        {
+                            // the 16 keys straddle the two segments: key by key
+                            for (int t = kFrom; t < kFrom + 16; t++) PackKey(first, second, b, hoff, d, T, t, kp);
+                            continue;
+                        }
+                        var seg = inFirst ? first : second;
+                        float* k0p = Row(first.K, second.K, first.Tokens, second.Tokens, first.RowStride, second.RowStride, b, kFrom) + hoff;
+                        float* dst = kp + (long)(kFrom >> 3) * d * 8;
+                        for (int dd = 0; dd < d; dd += 16)
+                            CpuGemm.Transpose16(k0p + dd, seg.RowStride, keys, dst + dd * 8, 8, 8, (long)d * 8);
+                    }
+                for (int t = kFrom; t < t8; t++) PackKey(first, second, b, hoff, d, T, t, kp);
                 for (int t = 0; t < tPad; t++)
                 {
                     float* vr = t < T ? Row(first.V, second.V, first.Tokens, second.Tokens, first.RowStride, second.RowStride, b, t) + hoff : null;
@@ -236,11 +249,26 @@ namespace Sd3Tex.Kernels.Cpu
                 for (int q0 = 0; q0 < T; q0 += QB)
                 {
                     int rows = Math.Min(QB, T - q0);
-                    for (int i = 0; i < QB; i++)
+                    for (int g = 0; g < QB; g += 16)
                     {
-                        float* qr = i < rows ? Row(first.Q, second.Q, first.Tokens, second.Tokens, first.RowStride, second.RowStride, b, q0 + i) + hoff : null;
-                        if (qr != null) for (int dd = 0; dd < d; dd++) qt[dd * QB + i] = qr[dd] * qScale;
-                        else for (int dd = 0; dd < d; dd++) qt[dd * QB + i] = 0f;
+                        // 16 queries of one segment transposed in registers (then scaled), else query by query
+                        int qn = Math.Max(0, Math.Min(16, rows - g)), qa = q0 + g;
+                        bool inFirst = qa + qn <= first.Tokens, inSecond = qa >= first.Tokens;
+                        if (d % 16 == 0 && qn > 0 && (inFirst || inSecond))
+                        {
+                            float* q0p = Row(first.Q, second.Q, first.Tokens, second.Tokens, first.RowStride, second.RowStride, b, qa) + hoff;
+                            for (int dd = 0; dd < d; dd += 16)
+                                CpuGemm.Transpose16(q0p + dd, (inFirst ? first : second).RowStride, qn, qt + dd * QB + g, QB, 16);
+                            var sv = Vector512.Create(qScale);
+                            for (int dd = 0; dd < d; dd++) (Vector512.Load(qt + dd * QB + g) * sv).Store(qt + dd * QB + g);
+                            continue;
+                        }
+                        for (int i = g; i < g + 16; i++)
+                        {
+                            float* qr = i < rows ? Row(first.Q, second.Q, first.Tokens, second.Tokens, first.RowStride, second.RowStride, b, q0 + i) + hoff : null;
+                            if (qr != null) for (int dd = 0; dd < d; dd++) qt[dd * QB + i] = qr[dd] * qScale;
+                            else for (int dd = 0; dd < d; dd++) qt[dd * QB + i] = 0f;
+                        }
                     }
                     var m0 = Vector512.Create(float.NegativeInfinity);
                     var m1 = m0; var m2 = m0;
@@ -313,6 +341,15 @@ namespace Sd3Tex.Kernels.Cpu
                     }
                 }
             });
+        }
+
+        /// <summary>Key t of batch b, head offset hoff, into its 8-key panel: kp[(t/8·d + dd)·8 + t%8] (zero past T).</summary>
+        static void PackKey(CpuSegment first, CpuSegment second, int b, int hoff, int d, int T, int t, float* kp)
+        {
+            float* kr = t < T ? Row(first.K, second.K, first.Tokens, second.Tokens, first.RowStride, second.RowStride, b, t) + hoff : null;
+            float* kd = kp + (long)(t >> 3) * d * 8 + (t & 7);
+            if (kr != null) for (int dd = 0; dd < d; dd++) kd[dd * 8] = kr[dd];
+            else for (int dd = 0; dd < d; dd++) kd[dd * 8] = 0f;
         }
 
         /// <summary>2^x per lane, x ≤ 128 (−inf and anything below −200 give 0): x = n + f with n = round(x), f in

@@ -16,18 +16,24 @@ namespace Sd3Tex.Kernels.Cpu
     /// weights converted to F32 while packing. The register-tiled micro-kernel keeps an MR × NR tile of C in 24
     /// AVX-512 registers (12 rows × two 16-float vectors) and adds one rank-1 update per k: two vector loads of B, 12
     /// broadcasts of A, 24 FMAs.
-    /// <para>Linear layers: A = activations [M, K], B = Wᵀ (W [N, K] as stored). Threads take B panels (N/NR of them);
-    /// A is packed once per K block (<see cref="KC"/>) and shared, so each weight element is decoded once per call.
+    /// <para>Linear layers: A = activations [M, K], B = Wᵀ (W [N, K] as stored). Per row chunk (<see cref="MC"/>) and K
+    /// block (<see cref="KC"/>), A is packed once and shared, and threads take B panels (N/NR of them), so each weight
+    /// element is decoded once per chunk. Both packings are 16 × 16 register transposes on AVX-512.
     /// Small M (≤ <see cref="GemvRows"/>, e.g. the CFG batch's adaLN rows) is a decode-and-dot loop over W instead.</para>
     /// </summary>
     public static unsafe class CpuGemm
     {
         /// <summary>Rows of a micro-tile (A broadcasts) and columns (B vectors).</summary>
         public const int MR = 12, NR = 32;
-        /// <summary>K block: a B panel of KC × NR floats (64 KB) stays in L2 while every A micro-panel streams past it,
-        /// and the packed A of a K block (M × KC floats, 4 MB at M = 2048) stays in L3. Longer K accumulates in an F32
-        /// scratch (the epilogue may read C as its residual, so C cannot hold partial sums).</summary>
-        public const int KC = 512;
+        /// <summary>Longest K block: a B panel of KC × NR floats (96 KB) stays in L2 while every A micro-panel of the row
+        /// chunk streams past it, and the packed A of a K block (<see cref="MC"/> × KC floats, 6 MB) stays in L3. K is
+        /// cut into equal blocks of at most KC (a multiple of 16): 1536 → 2 × 768, 6144 → 8 × 768. Longer K
+        /// accumulates in C, or in an F32 scratch when the epilogue reads C as its residual.</summary>
+        public const int KC = 768;
+        /// <summary>Most rows of A one pass over the K blocks takes (equal chunks, multiples of <see cref="MR"/>): a
+        /// 1024² CFG batch (8192 + 2 × 154 rows) runs as chunks of about 2048 rows, so its A block stays in L3 as at 512²;
+        /// each B panel is packed again per chunk, which costs about 1 % of the chunk's products.</summary>
+        public const int MC = 2048;
         /// <summary>Up to this many rows the product is a matrix-vector loop over W (memory bound).</summary>
         public const int GemvRows = 4;
 
@@ -155,6 +161,21 @@ namespace Sd3Tex.Kernels.Cpu
         /// F32 matrix with row stride <paramref name="lda"/> into dst[kk·MR + i].</summary>
         public static void PackA(float* a, long lda, int rows, int k0, int kc, float* dst)
         {
+#if NET8_0_OR_GREATER
+            if (Avx512F.IsSupported && kc >= 16)
+            {
+                // 16 k at a time: the rows × 16 block transposed in registers, each k's MR values stored at once
+                int kk = 0;
+                for (; kk + 16 <= kc; kk += 16) Transpose16(a + k0 + kk, lda, rows, dst + kk * MR, MR, MR);
+                if (kk < kc) PackAScalar(a, lda, rows, k0 + kk, kc - kk, dst + kk * MR);
+                return;
+            }
+#endif
+            PackAScalar(a, lda, rows, k0, kc, dst);
+        }
+
+        static void PackAScalar(float* a, long lda, int rows, int k0, int kc, float* dst)
+        {
             for (int i = 0; i < MR; i++)
             {
                 if (i < rows)
@@ -186,9 +207,41 @@ namespace Sd3Tex.Kernels.Cpu
             }
         }
 
+        /// <summary>Floats of the temporary that <see cref="PackBFromRows"/> needs for a K block of kc.</summary>
+        public static int PackTempFloats(int kc) => Math.Max(kc, 256);
+
         /// <summary>Packs Bᵀ rows: dst[kk·NR + j] = W[n0 + j, k0 + kk] for j &lt; cols (zero past cols), W row-major
-        /// with row stride <paramref name="ld"/> in its stored type, decoded through <paramref name="tmp"/> (kc floats).</summary>
+        /// with row stride <paramref name="ld"/> in its stored type, decoded through <paramref name="tmp"/>
+        /// (<see cref="PackTempFloats"/> floats).</summary>
         public static void PackBFromRows(WeightPtr w, long ld, int n0, int cols, int k0, int kc, float* dst, float* tmp)
+        {
+#if NET8_0_OR_GREATER
+            if (Avx512F.IsSupported && kc >= 16)
+            {
+                // 16 columns × 16 k at a time: 16-bit weights decoded into a 16 × 16 tile in tmp, F32 weights read
+                // in place; then transposed in registers, each k's 16 columns stored at once
+                int kk = 0;
+                for (; kk + 16 <= kc; kk += 16)
+                    for (int jb = 0; jb < NR; jb += 16)
+                    {
+                        int rows = Math.Min(16, cols - jb);
+                        float* out0 = dst + kk * NR + jb;
+                        if (rows <= 0) { ZeroColumns16(out0, NR); continue; }
+                        if (w.Type == DType.F32) Transpose16(w.F32 + (n0 + jb) * ld + k0 + kk, ld, rows, out0, NR, 16);
+                        else
+                        {
+                            Decode16Rows(w.Type, w.Bits + (n0 + jb) * ld + k0 + kk, ld, rows, tmp);
+                            Transpose16(tmp, 16, rows, out0, NR, 16);
+                        }
+                    }
+                if (kk < kc) PackBScalar(w, ld, n0, cols, k0 + kk, kc - kk, dst + kk * NR, tmp);
+                return;
+            }
+#endif
+            PackBScalar(w, ld, n0, cols, k0, kc, dst, tmp);
+        }
+
+        static void PackBScalar(WeightPtr w, long ld, int n0, int cols, int k0, int kc, float* dst, float* tmp)
         {
             for (int j = 0; j < NR; j++)
             {
@@ -207,6 +260,123 @@ namespace Sd3Tex.Kernels.Cpu
                 for (int kk = 0; kk < kc; kk++) dst[kk * NR + j] = src[kk];
             }
         }
+
+#if NET8_0_OR_GREATER
+        /// <summary>dst[c·dstStride + r] = src[r·srcStride + c] for r &lt; 16 (rows past <paramref name="rows"/> read as
+        /// zero) and c &lt; 16, storing <paramref name="width"/> values of each output row: 16, 12 (the A panels), or 8
+        /// with the other 8 at <paramref name="upper"/> floats further (the attention's 8-key K panels): a 16 × 16
+        /// transpose in registers (unpack, in-lane shuffle, two 128-bit-lane shuffles).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        internal static void Transpose16(float* src, long srcStride, int rows, float* dst, long dstStride, int width, long upper = 0)
+        {
+            var z = Vector512<float>.Zero;
+            var r0 = rows > 0 ? Vector512.Load(src) : z;
+            var r1 = rows > 1 ? Vector512.Load(src + srcStride) : z;
+            var r2 = rows > 2 ? Vector512.Load(src + 2 * srcStride) : z;
+            var r3 = rows > 3 ? Vector512.Load(src + 3 * srcStride) : z;
+            var r4 = rows > 4 ? Vector512.Load(src + 4 * srcStride) : z;
+            var r5 = rows > 5 ? Vector512.Load(src + 5 * srcStride) : z;
+            var r6 = rows > 6 ? Vector512.Load(src + 6 * srcStride) : z;
+            var r7 = rows > 7 ? Vector512.Load(src + 7 * srcStride) : z;
+            var r8 = rows > 8 ? Vector512.Load(src + 8 * srcStride) : z;
+            var r9 = rows > 9 ? Vector512.Load(src + 9 * srcStride) : z;
+            var r10 = rows > 10 ? Vector512.Load(src + 10 * srcStride) : z;
+            var r11 = rows > 11 ? Vector512.Load(src + 11 * srcStride) : z;
+            var r12 = rows > 12 ? Vector512.Load(src + 12 * srcStride) : z;
+            var r13 = rows > 13 ? Vector512.Load(src + 13 * srcStride) : z;
+            var r14 = rows > 14 ? Vector512.Load(src + 14 * srcStride) : z;
+            var r15 = rows > 15 ? Vector512.Load(src + 15 * srcStride) : z;
+            // per 128-bit lane L (columns 4L..4L+3): pairs of rows interleaved
+            var t0 = Avx512F.UnpackLow(r0, r1); var t1 = Avx512F.UnpackHigh(r0, r1);
+            var t2 = Avx512F.UnpackLow(r2, r3); var t3 = Avx512F.UnpackHigh(r2, r3);
+            var t4 = Avx512F.UnpackLow(r4, r5); var t5 = Avx512F.UnpackHigh(r4, r5);
+            var t6 = Avx512F.UnpackLow(r6, r7); var t7 = Avx512F.UnpackHigh(r6, r7);
+            var t8 = Avx512F.UnpackLow(r8, r9); var t9 = Avx512F.UnpackHigh(r8, r9);
+            var t10 = Avx512F.UnpackLow(r10, r11); var t11 = Avx512F.UnpackHigh(r10, r11);
+            var t12 = Avx512F.UnpackLow(r12, r13); var t13 = Avx512F.UnpackHigh(r12, r13);
+            var t14 = Avx512F.UnpackLow(r14, r15); var t15 = Avx512F.UnpackHigh(r14, r15);
+            // per lane: column 4L + c of four rows (r0: rows 0-3 column 4L, r1: column 4L+1, ...)
+            r0 = Avx512F.Shuffle(t0, t2, 0x44); r1 = Avx512F.Shuffle(t0, t2, 0xEE); r2 = Avx512F.Shuffle(t1, t3, 0x44); r3 = Avx512F.Shuffle(t1, t3, 0xEE);
+            r4 = Avx512F.Shuffle(t4, t6, 0x44); r5 = Avx512F.Shuffle(t4, t6, 0xEE); r6 = Avx512F.Shuffle(t5, t7, 0x44); r7 = Avx512F.Shuffle(t5, t7, 0xEE);
+            r8 = Avx512F.Shuffle(t8, t10, 0x44); r9 = Avx512F.Shuffle(t8, t10, 0xEE); r10 = Avx512F.Shuffle(t9, t11, 0x44); r11 = Avx512F.Shuffle(t9, t11, 0xEE);
+            r12 = Avx512F.Shuffle(t12, t14, 0x44); r13 = Avx512F.Shuffle(t12, t14, 0xEE); r14 = Avx512F.Shuffle(t13, t15, 0x44); r15 = Avx512F.Shuffle(t13, t15, 0xEE);
+            // lanes regrouped: t0 = column 0 and 8 of rows 0-7, t4 = columns 4 and 12 of rows 0-7, t8.. rows 8-15
+            t0 = Avx512F.Shuffle4x128(r0, r4, 0x88); t1 = Avx512F.Shuffle4x128(r1, r5, 0x88); t2 = Avx512F.Shuffle4x128(r2, r6, 0x88); t3 = Avx512F.Shuffle4x128(r3, r7, 0x88);
+            t4 = Avx512F.Shuffle4x128(r0, r4, 0xDD); t5 = Avx512F.Shuffle4x128(r1, r5, 0xDD); t6 = Avx512F.Shuffle4x128(r2, r6, 0xDD); t7 = Avx512F.Shuffle4x128(r3, r7, 0xDD);
+            t8 = Avx512F.Shuffle4x128(r8, r12, 0x88); t9 = Avx512F.Shuffle4x128(r9, r13, 0x88); t10 = Avx512F.Shuffle4x128(r10, r14, 0x88); t11 = Avx512F.Shuffle4x128(r11, r15, 0x88);
+            t12 = Avx512F.Shuffle4x128(r8, r12, 0xDD); t13 = Avx512F.Shuffle4x128(r9, r13, 0xDD); t14 = Avx512F.Shuffle4x128(r10, r14, 0xDD); t15 = Avx512F.Shuffle4x128(r11, r15, 0xDD);
+            // whole columns: output row c = input column c
+            Store16(Avx512F.Shuffle4x128(t0, t8, 0x88), dst, width, upper);
+            Store16(Avx512F.Shuffle4x128(t1, t9, 0x88), dst + dstStride, width, upper);
+            Store16(Avx512F.Shuffle4x128(t2, t10, 0x88), dst + 2 * dstStride, width, upper);
+            Store16(Avx512F.Shuffle4x128(t3, t11, 0x88), dst + 3 * dstStride, width, upper);
+            Store16(Avx512F.Shuffle4x128(t4, t12, 0x88), dst + 4 * dstStride, width, upper);
+            Store16(Avx512F.Shuffle4x128(t5, t13, 0x88), dst + 5 * dstStride, width, upper);
+            Store16(Avx512F.Shuffle4x128(t6, t14, 0x88), dst + 6 * dstStride, width, upper);
+            Store16(Avx512F.Shuffle4x128(t7, t15, 0x88), dst + 7 * dstStride, width, upper);
+            Store16(Avx512F.Shuffle4x128(t0, t8, 0xDD), dst + 8 * dstStride, width, upper);
+            Store16(Avx512F.Shuffle4x128(t1, t9, 0xDD), dst + 9 * dstStride, width, upper);
+            Store16(Avx512F.Shuffle4x128(t2, t10, 0xDD), dst + 10 * dstStride, width, upper);
+            Store16(Avx512F.Shuffle4x128(t3, t11, 0xDD), dst + 11 * dstStride, width, upper);
+            Store16(Avx512F.Shuffle4x128(t4, t12, 0xDD), dst + 12 * dstStride, width, upper);
+            Store16(Avx512F.Shuffle4x128(t5, t13, 0xDD), dst + 13 * dstStride, width, upper);
+            Store16(Avx512F.Shuffle4x128(t6, t14, 0xDD), dst + 14 * dstStride, width, upper);
+            Store16(Avx512F.Shuffle4x128(t7, t15, 0xDD), dst + 15 * dstStride, width, upper);
+        }
+
+        /// <summary>The first <paramref name="width"/> lanes of v to p: 16; 12 as two stores of 8 and 4; or 8, the
+        /// upper 8 lanes then going to p + <paramref name="upper"/>.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        static void Store16(Vector512<float> v, float* p, int width, long upper)
+        {
+            if (width == 16) v.Store(p);
+            else if (width == 8)
+            {
+                v.GetLower().Store(p);
+                v.GetUpper().Store(p + upper);
+            }
+            else
+            {
+                v.GetLower().Store(p);
+                v.GetUpper().GetLower().Store(p + 8);
+            }
+        }
+
+        static void ZeroColumns16(float* dst, long dstStride)
+        {
+            for (int c = 0; c < 16; c++) Vector512<float>.Zero.Store(dst + c * dstStride);
+        }
+
+        /// <summary>tile[r·16 + c] = decode(src[r·ld + c]) for r &lt; rows, c &lt; 16 (16-bit weights).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        static void Decode16Rows(DType type, ushort* src, long ld, int rows, float* tile)
+        {
+            if (type == DType.BF16)
+            {
+                for (int r = 0; r < rows; r++)
+                {
+                    var h = Avx512F.ConvertToVector512UInt32(Vector256.Load(src + r * ld));
+                    Avx512F.ShiftLeftLogical(h, 16).AsSingle().Store(tile + r * 16);
+                }
+                return;
+            }
+            var magic = Vector512.Create(5.192296858534828e33f); // 2^112
+            var m7fff = Vector512.Create(0x7FFFu);
+            var m7c00 = Vector512.Create(0x7C00u);
+            var m8000 = Vector512.Create(0x8000u);
+            var infExp = Vector512.Create(0x7F800000u);
+            for (int r = 0; r < rows; r++)
+            {
+                // binary16 → float exactly, as CpuBackend.DecodeF16: exponent and mantissa shifted into place and
+                // rescaled by 2^112 (subnormals included), infinities and NaN by a select, the sign or-ed back
+                var h = Avx512F.ConvertToVector512UInt32(Vector256.Load(src + r * ld));
+                var em = Avx512F.ShiftLeftLogical(h & m7fff, 13);
+                var f = (em.AsSingle() * magic).AsUInt32();
+                f = Vector512.ConditionalSelect(Vector512.Equals(h & m7c00, m7c00), em | infExp, f);
+                (f | Avx512F.ShiftLeftLogical(h & m8000, 16)).AsSingle().Store(tile + r * 16);
+            }
+        }
+#endif
 
         // ---------------------------------------------------------------------------------------------------------
         // linear layers
@@ -230,30 +400,35 @@ namespace Sd3Tex.Kernels.Cpu
                 Gemv(a, lda, w, m, n, k, e);
                 return;
             }
-            int mTiles = (m + MR - 1) / MR, nPanels = (n + NR - 1) / NR;
+            int nPanels = (n + NR - 1) / NR;
             int kBlocks = (k + KC - 1) / KC;
-            using var aPack = Scratch.Rent((long)mTiles * Math.Min(k, KC) * MR);
+            int kcMax = Math.Min(k, ((k + kBlocks - 1) / kBlocks + 15) / 16 * 16); // equal K blocks, multiples of 16
+            int chunks = (m + MC - 1) / MC;
+            int mc = ((m + chunks - 1) / chunks + MR - 1) / MR * MR;               // equal row chunks, multiples of MR
+            using var aPack = Scratch.Rent((long)((Math.Min(mc, m) + MR - 1) / MR) * kcMax * MR);
             // partial sums over K blocks go straight to C when the epilogue does not read C (no residual) and C does
             // not overlap A; otherwise to an F32 scratch of M × N (fc1 at 1024²: 201 MB spared)
             bool inC = kBlocks > 1 && epi != GemmEpilogue.GatedResidual && !Overlaps(a, (long)(m - 1) * lda + k, c, (long)(m - 1) * ldc + n);
             using var acc = kBlocks > 1 && !inC ? Scratch.Rent((long)m * n) : default;
             long ldAcc = inC ? ldc : n;
-            for (int k0 = 0; k0 < k; k0 += KC)
+            for (int mc0 = 0; mc0 < m; mc0 += mc)
+            for (int k0 = 0; k0 < k; k0 += kcMax)
             {
-                int kc = Math.Min(KC, k - k0);
+                int kc = Math.Min(kcMax, k - k0);
                 bool first = k0 == 0, last = k0 + kc == k;
+                int chunk0 = mc0, mTiles = (Math.Min(mc, m - mc0) + MR - 1) / MR;
                 float* ap = aPack.P;
-                CpuBackend.For(mTiles, t => PackA(a + (long)t * MR * lda, lda, Math.Min(MR, m - t * MR), k0, kc, ap + (long)t * kc * MR));
+                CpuBackend.For(mTiles, t => PackA(a + (long)(chunk0 + t * MR) * lda, lda, Math.Min(MR, m - chunk0 - t * MR), k0, kc, ap + (long)t * kc * MR));
                 float* accP = inC ? c : acc.P;
                 CpuBackend.For(nPanels, jp =>
                 {
-                    var ts = ThreadScratch.Get(kc * NR + kc + MR * NR);
-                    float* bp = ts, tmp = ts + kc * NR, tile = tmp + kc;
+                    var ts = ThreadScratch.Get(kc * NR + PackTempFloats(kc) + MR * NR);
+                    float* bp = ts, tmp = ts + kc * NR, tile = tmp + PackTempFloats(kc);
                     int n0 = jp * NR, cols = Math.Min(NR, n - n0);
                     PackBFromRows(w, k, n0, cols, k0, kc, bp, tmp);
                     for (int t = 0; t < mTiles; t++)
                     {
-                        int m0 = t * MR, rows = Math.Min(MR, m - m0);
+                        int m0 = chunk0 + t * MR, rows = Math.Min(MR, m - m0);
                         float* at = ap + (long)t * kc * MR;
                         if (first && last)
                         {

@@ -200,6 +200,7 @@ namespace Sd3Tex.Models
                 _ws = new Workspace(_device.Accelerator, cfg, batch, latent, tx, tc);
             }
             var ws = _ws;
+            using var timed = _device.IsManaged && Kernels.Cpu.CpuProfile.Enabled ? Kernels.Cpu.CpuProfile.Time($"(mmdit pass {batch}×{tx}+{tc})") : default;
             Captured.Clear();
             ws.Latent.View.SubView(0, latent).CopyFromCPU(x);
             ws.Timestep.View.SubView(0, batch).CopyFromCPU(timestep);

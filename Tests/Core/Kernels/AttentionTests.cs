@@ -54,6 +54,7 @@ namespace Sd3Tex.Tests.Kernels
         [TestCase(1, 5, 0, 1, 24, 4, 4)]    // no image tokens
         [TestCase(1, 0, 11, 3, 24, 8, 4)]   // no context tokens
         [TestCase(2, 37, 113, 1, 64, 32, 32)] // fused tiles (48 queries, 128 keys) straddle the boundary, with tails
+        [TestCase(1, 32, 80, 2, 64, 32, 32)] // the boundary on a 16-token group: every K and Q group packed by the transposes
         public void JointAttentionMatchesConcatenation(int batch, int tc, int tx, int heads, int headDim, int tileQ, int tileK)
         {
             int row = 3 * heads * headDim;

@@ -80,9 +80,58 @@ namespace Sd3Tex.Tests.Kernels
 
         static float[] Random(int n, int seed) => GemmTests.Random(n, seed);
 
+        [TestCase(12, 512, DType.F16)]
+        [TestCase(7, 37, DType.BF16)]
+        [TestCase(1, 16, DType.F32)]
+        [TestCase(12, 15, DType.F16)]
+        [TestCase(5, 300, DType.F32)]
+        public unsafe void PanelsPackExactly(int rows, int kc, DType type)
+        {
+            // the packed panels hold exactly the values of the definition, for every row / column count and K tail
+            // (the vectorised transposes against the plain loops they replace), 16-bit specials included
+            int MR = CpuGemm.MR, NR = CpuGemm.NR, k0 = 3, ld = kc + 9;
+            var rnd = new System.Random(kc * 31 + rows);
+            var a = Random(MR * ld, 41);
+            var packedA = new float[kc * MR];
+            fixed (float* pa = a) fixed (float* pd = packedA) CpuGemm.PackA(pa, ld, rows, k0, kc, pd);
+            for (int kk = 0; kk < kc; kk++)
+                for (int i = 0; i < MR; i++)
+                    Assert.That(packedA[kk * MR + i], Is.EqualTo(i < rows ? a[i * ld + k0 + kk] : 0f), $"A k {kk} row {i}");
+
+            foreach (int cols in new[] { NR, 20, 16, 9, 1 })
+            {
+                int n = 40;
+                var f = Random(n * ld, 42);
+                var bits = new ushort[f.Length];
+                for (int i = 0; i < bits.Length; i++)
+                {
+                    int pick = rnd.Next(40);
+                    bits[i] = pick == 0 ? (ushort)0x7C00 : pick == 1 ? (ushort)0xFC00 : pick == 2 ? (ushort)0x7E01 : pick == 3 ? (ushort)(rnd.Next(1, 1024)) : pick == 4 ? (ushort)0x8000
+                        : type == DType.BF16 ? DTypes.FloatToBFloat16(f[i]) : DTypes.FloatToHalf(f[i]);
+                }
+                var dst = new float[kc * NR];
+                var tmp = new float[CpuGemm.PackTempFloats(kc)];
+                int n0 = 5;
+                fixed (float* pf = f) fixed (ushort* pb = bits) fixed (float* pd = dst) fixed (float* pt = tmp)
+                {
+                    var w = type == DType.F32 ? WeightPtr.FromF32(pf) : new WeightPtr(type, null, pb);
+                    CpuGemm.PackBFromRows(w, ld, n0, Math.Min(cols, n - n0), k0, kc, pd, pt);
+                    for (int kk = 0; kk < kc; kk++)
+                        for (int j = 0; j < NR; j++)
+                        {
+                            float want = j < cols ? w[(long)(n0 + j) * ld + k0 + kk] : 0f;
+                            float got = dst[kk * NR + j];
+                            if (float.IsNaN(want)) Assert.That(float.IsNaN(got), Is.True, $"B k {kk} col {j}: NaN");
+                            else Assert.That(BitConverter.SingleToInt32Bits(got), Is.EqualTo(BitConverter.SingleToInt32Bits(want)), $"B cols {cols} k {kk} col {j}");
+                        }
+                }
+            }
+        }
+
         [TestCase(29, 45, 3100, DType.F16)]
         [TestCase(17, 70, 1600, DType.F32)]
         [TestCase(13, 33, 4700, DType.BF16)]
+        [TestCase(2 * CpuGemm.MC + 77, 40, 800, DType.F16)] // three row chunks too
         public void GatedGemmAcrossKBlocksInPlace(int m, int n, int k, DType type)
         {
             Assert.That(k, Is.GreaterThan(CpuGemm.KC), "the shape must cross a K block");
@@ -116,6 +165,7 @@ namespace Sd3Tex.Tests.Kernels
 
         [TestCase(29, 45, 3100, DType.F16, false)]
         [TestCase(13, 70, 1600, DType.BF16, true)]
+        [TestCase(CpuGemm.MC + 5, 33, 1000, DType.F16, true)] // two row chunks too
         public void GemmAcrossKBlocksAccumulatesInTheOutput(int m, int n, int k, DType type, bool gelu)
         {
             // no residual: the K blocks' partial sums go straight to C (a dirty C must not leak into the result)
