@@ -178,9 +178,10 @@ namespace Sd3Tex.Kernels.Cpu
         /// rows of the 12-row ·V micro-kernel.</summary>
         public const int FusedQueries = 48;
         /// <summary>Keys per online-softmax step of the fused path (a multiple of 8: the score micro-kernel's rows):
-        /// 128 keys × 48 queries of scores (24 KB) beside the Qᵀ panel (12 KB at d = 64) in L1/L2; 64 was 3–7 %
-        /// slower on a Zen 4 in the kernel lab.</summary>
-        public const int FusedKeys = 128;
+        /// 256 keys × 48 queries of scores (48 KB) beside the Qᵀ panel (12 KB at d = 64) in L2. In the kernel lab on a
+        /// Zen 4 (2 threads, 1178 / 4250 tokens) 256 ran at about 163 / 185 GFLOP/s against 153 / 181 for 128 and
+        /// 152 / 174 for 64; 384 and 512 were no faster.</summary>
+        public const int FusedKeys = 256;
         /// <summary>The running max is only raised (and O, l rescaled) when a block's max exceeds it by more than
         /// 2^8: probabilities then stay below 256, far from overflow, and the result is the same up to rounding.</summary>
         const float LazyRescale = 8f;

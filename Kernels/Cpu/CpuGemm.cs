@@ -351,29 +351,48 @@ namespace Sd3Tex.Kernels.Cpu
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         static void Decode16Rows(DType type, ushort* src, long ld, int rows, float* tile)
         {
-            if (type == DType.BF16)
-            {
-                for (int r = 0; r < rows; r++)
-                {
-                    var h = Avx512F.ConvertToVector512UInt32(Vector256.Load(src + r * ld));
-                    Avx512F.ShiftLeftLogical(h, 16).AsSingle().Store(tile + r * 16);
-                }
-                return;
-            }
-            var magic = Vector512.Create(5.192296858534828e33f); // 2^112
-            var m7fff = Vector512.Create(0x7FFFu);
+            for (int r = 0; r < rows; r++) Decode16(type, src + r * ld).Store(tile + r * 16);
+        }
+
+        /// <summary>16 consecutive 16-bit weights as floats, exactly as <see cref="CpuBackend.Decode"/>: BF16 shifted
+        /// up; binary16's exponent and mantissa shifted into place and rescaled by 2^112 (subnormals included),
+        /// infinities and NaN by a select, the sign or-ed back.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        static Vector512<float> Decode16(DType type, ushort* src)
+        {
+            var h = Avx512F.ConvertToVector512UInt32(Vector256.Load(src));
+            if (type == DType.BF16) return Avx512F.ShiftLeftLogical(h, 16).AsSingle();
+            var em = Avx512F.ShiftLeftLogical(h & Vector512.Create(0x7FFFu), 13);
+            var f = (em.AsSingle() * Vector512.Create(5.192296858534828e33f)).AsUInt32();
             var m7c00 = Vector512.Create(0x7C00u);
-            var m8000 = Vector512.Create(0x8000u);
-            var infExp = Vector512.Create(0x7F800000u);
-            for (int r = 0; r < rows; r++)
+            f = Vector512.ConditionalSelect(Vector512.Equals(h & m7c00, m7c00), em | Vector512.Create(0x7F800000u), f);
+            return (f | Avx512F.ShiftLeftLogical(h & Vector512.Create(0x8000u), 16)).AsSingle();
+        }
+
+        /// <summary><see cref="Gemv"/>'s rows j in [s, e) on AVX-512: each 16 weights decoded in registers and
+        /// multiplied into one accumulator per row of A (m ≤ <see cref="GemvRows"/>), no decoded copy of the row.</summary>
+        static void Gemv512(float* a, int lda, WeightPtr w, int m, int k, Epilogue e, long s, long end)
+        {
+            float* sums = stackalloc float[GemvRows];
+            for (long j = s; j < end; j++)
             {
-                // binary16 → float exactly, as CpuBackend.DecodeF16: exponent and mantissa shifted into place and
-                // rescaled by 2^112 (subnormals included), infinities and NaN by a select, the sign or-ed back
-                var h = Avx512F.ConvertToVector512UInt32(Vector256.Load(src + r * ld));
-                var em = Avx512F.ShiftLeftLogical(h & m7fff, 13);
-                var f = (em.AsSingle() * magic).AsUInt32();
-                f = Vector512.ConditionalSelect(Vector512.Equals(h & m7c00, m7c00), em | infExp, f);
-                (f | Avx512F.ShiftLeftLogical(h & m8000, 16)).AsSingle().Store(tile + r * 16);
+                Vector512<float> c0 = default, c1 = default, c2 = default, c3 = default;
+                int kk = 0;
+                for (; kk + 16 <= k; kk += 16)
+                {
+                    var wv = w.Type == DType.F32 ? Vector512.Load(w.F32 + j * k + kk) : Decode16(w.Type, w.Bits + j * k + kk);
+                    c0 = Avx512F.FusedMultiplyAdd(Vector512.Load(a + kk), wv, c0);
+                    if (m > 1) c1 = Avx512F.FusedMultiplyAdd(Vector512.Load(a + lda + kk), wv, c1);
+                    if (m > 2) c2 = Avx512F.FusedMultiplyAdd(Vector512.Load(a + 2 * lda + kk), wv, c2);
+                    if (m > 3) c3 = Avx512F.FusedMultiplyAdd(Vector512.Load(a + 3 * lda + kk), wv, c3);
+                }
+                sums[0] = Vector512.Sum(c0); sums[1] = Vector512.Sum(c1); sums[2] = Vector512.Sum(c2); sums[3] = Vector512.Sum(c3);
+                for (; kk < k; kk++)
+                {
+                    float wk = w[j * k + kk];
+                    for (int r = 0; r < m; r++) sums[r] += a[(long)r * lda + kk] * wk;
+                }
+                for (int r = 0; r < m; r++) e.Store(r, (int)j, sums[r]);
             }
         }
 #endif
@@ -465,6 +484,13 @@ namespace Sd3Tex.Kernels.Cpu
         /// <summary>Few rows: each W row is decoded once and dotted with every row of A.</summary>
         static void Gemv(float* a, int lda, WeightPtr w, int m, int n, int k, Epilogue e)
         {
+#if NET8_0_OR_GREATER
+            if (Avx512F.IsSupported)
+            {
+                CpuBackend.ForRange(n, 16, (s, end) => Gemv512(a, lda, w, m, k, e, s, end));
+                return;
+            }
+#endif
             CpuBackend.ForRange(n, 16, (s, end) =>
             {
                 float* row = ThreadScratch.Get(k);

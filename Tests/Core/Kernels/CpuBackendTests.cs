@@ -163,6 +163,40 @@ namespace Sd3Tex.Tests.Kernels
             KernelAssert.Close(expected, dx.GetAsArray1D(), 2e-4, 1e-4);
         }
 
+        [TestCase(1, 37, 45, DType.F16, false)]
+        [TestCase(2, 70, 1536, DType.BF16, false)]
+        [TestCase(3, 19, 33, DType.F16, true)]
+        [TestCase(CpuGemm.GemvRows, 50, 200, DType.F16, false)]
+        [TestCase(2, 40, 77, DType.F32, false)]
+        public void FewRowsTakeTheMatrixVectorPath(int m, int n, int k, DType type, bool gelu)
+        {
+            Assert.That(m, Is.LessThanOrEqualTo(CpuGemm.GemvRows), "the shape must take the matrix-vector path");
+            var a = Random(m * k, 31);
+            var w = Random(n * k, 32);
+            var bias = Random(n, 33);
+            ushort[] bits = null;
+            if (type != DType.F32)
+            {
+                bits = new ushort[w.Length];
+                for (int i = 0; i < w.Length; i++) bits[i] = type == DType.F16 ? DTypes.FloatToHalf(w[i]) : DTypes.FloatToBFloat16(w[i]);
+                w = GemmReference.Decode(type, bits);
+            }
+            var expected = new float[m * n];
+            if (gelu) GemmReference.LinearGeluTanh(expected, a, w, bias, m, n, k);
+            else GemmReference.Linear(expected, a, w, bias, m, n, k);
+            var acc = _device.Accelerator;
+            using var da = acc.Allocate1D(a);
+            using var dbias = acc.Allocate1D(bias);
+            using var dw = acc.Allocate1D(w);
+            using var dbits = acc.Allocate1D(bits ?? new ushort[1]);
+            using var dc = acc.Allocate1D(new float[m * n]);
+            var view = type == DType.F32 ? WeightView.FromF32(dw.View) : WeightView.FromBits(type, dbits.View);
+            var gemm = new Gemm(_device);
+            if (gelu) gemm.LinearGeluTanh(da.View, view, dbias.View, dc.View, m, n, k);
+            else gemm.Linear(da.View, view, dbias.View, dc.View, m, n, k);
+            KernelAssert.Close(expected, dc.GetAsArray1D(), 2e-4, 1e-4);
+        }
+
         [TestCase(29, 45, 3100, DType.F16, false)]
         [TestCase(13, 70, 1600, DType.BF16, true)]
         [TestCase(CpuGemm.MC + 5, 33, 1000, DType.F16, true)] // two row chunks too
