@@ -80,6 +80,34 @@ namespace Sd3Tex.Tests.Kernels
 
         static float[] Random(int n, int seed) => GemmTests.Random(n, seed);
 
+        [Test]
+        public void TheProfileTimesEachOpAndShape()
+        {
+            bool was = CpuProfile.Enabled;
+            CpuProfile.Reset();
+            CpuProfile.Enabled = true;
+            try
+            {
+                int m = 20, n = 40, k = 30;
+                var acc = _device.Accelerator;
+                using var da = acc.Allocate1D(Random(m * k, 51));
+                using var dw = acc.Allocate1D(Random(n * k, 52));
+                using var dc = acc.Allocate1D(new float[m * n]);
+                var gemm = new Gemm(_device);
+                gemm.Linear(da.View, WeightView.FromF32(dw.View), default, dc.View, m, n, k);
+                gemm.Linear(da.View, WeightView.FromF32(dw.View), default, dc.View, m, n, k);
+                var report = CpuProfile.Report();
+                Assert.That(report, Does.Contain("| linear 20×40×30 F32 None | 2 |"));
+                Assert.That(report, Does.Contain("GFLOP/s"));
+            }
+            finally
+            {
+                CpuProfile.Enabled = was;
+                CpuProfile.Reset();
+            }
+            Assert.That(CpuProfile.Report(), Is.Empty);
+        }
+
         [TestCase(12, 512, DType.F16)]
         [TestCase(7, 37, DType.BF16)]
         [TestCase(1, 16, DType.F32)]
@@ -136,18 +164,11 @@ namespace Sd3Tex.Tests.Kernels
         {
             Assert.That(k, Is.GreaterThan(CpuGemm.KC), "the shape must cross a K block");
             var a = Random(m * k, 1);
-            var w = Random(n * k, 2);
+            var (bits, w) = Quantise(Random(n * k, 2), type);
             var bias = Random(n, 3);
             var residual = Random(m * n, 4);
             int tokens = 10, batches = (m + tokens - 1) / tokens;
             var gate = Random(batches * n, 5);
-            ushort[] bits = null;
-            if (type != DType.F32)
-            {
-                bits = new ushort[w.Length];
-                for (int i = 0; i < w.Length; i++) bits[i] = type == DType.F16 ? DTypes.FloatToHalf(w[i]) : DTypes.FloatToBFloat16(w[i]);
-                w = GemmReference.Decode(type, bits);
-            }
             var expected = new float[m * n];
             GemmReference.LinearGatedResidual(expected, a, w, bias, residual, gate, m, n, k, tokens, n);
 
@@ -171,30 +192,7 @@ namespace Sd3Tex.Tests.Kernels
         public void FewRowsTakeTheMatrixVectorPath(int m, int n, int k, DType type, bool gelu)
         {
             Assert.That(m, Is.LessThanOrEqualTo(CpuGemm.GemvRows), "the shape must take the matrix-vector path");
-            var a = Random(m * k, 31);
-            var w = Random(n * k, 32);
-            var bias = Random(n, 33);
-            ushort[] bits = null;
-            if (type != DType.F32)
-            {
-                bits = new ushort[w.Length];
-                for (int i = 0; i < w.Length; i++) bits[i] = type == DType.F16 ? DTypes.FloatToHalf(w[i]) : DTypes.FloatToBFloat16(w[i]);
-                w = GemmReference.Decode(type, bits);
-            }
-            var expected = new float[m * n];
-            if (gelu) GemmReference.LinearGeluTanh(expected, a, w, bias, m, n, k);
-            else GemmReference.Linear(expected, a, w, bias, m, n, k);
-            var acc = _device.Accelerator;
-            using var da = acc.Allocate1D(a);
-            using var dbias = acc.Allocate1D(bias);
-            using var dw = acc.Allocate1D(w);
-            using var dbits = acc.Allocate1D(bits ?? new ushort[1]);
-            using var dc = acc.Allocate1D(new float[m * n]);
-            var view = type == DType.F32 ? WeightView.FromF32(dw.View) : WeightView.FromBits(type, dbits.View);
-            var gemm = new Gemm(_device);
-            if (gelu) gemm.LinearGeluTanh(da.View, view, dbias.View, dc.View, m, n, k);
-            else gemm.Linear(da.View, view, dbias.View, dc.View, m, n, k);
-            KernelAssert.Close(expected, dc.GetAsArray1D(), 2e-4, 1e-4);
+            LinearMatchesTheReference(m, n, k, type, gelu, 31);
         }
 
         [TestCase(29, 45, 3100, DType.F16, false)]
@@ -204,23 +202,38 @@ namespace Sd3Tex.Tests.Kernels
         {
             // no residual: the K blocks' partial sums go straight to C (a dirty C must not leak into the result)
             Assert.That(k, Is.GreaterThan(CpuGemm.KC), "the shape must cross a K block");
-            var a = Random(m * k, 21);
-            var w = Random(n * k, 22);
-            var bias = Random(n, 23);
+            LinearMatchesTheReference(m, n, k, type, gelu, 21);
+        }
+
+        /// <summary>Weights in <paramref name="type"/>: the bits (null for F32) and the values they decode to.</summary>
+        static (ushort[] bits, float[] values) Quantise(float[] w, DType type)
+        {
+            if (type == DType.F32) return (null, w);
             var bits = new ushort[w.Length];
             for (int i = 0; i < w.Length; i++) bits[i] = type == DType.F16 ? DTypes.FloatToHalf(w[i]) : DTypes.FloatToBFloat16(w[i]);
-            w = GemmReference.Decode(type, bits);
+            return (bits, GemmReference.Decode(type, bits));
+        }
+
+        /// <summary>Linear (or with the GELU epilogue) on the managed backend against the reference, into a C that
+        /// starts dirty.</summary>
+        void LinearMatchesTheReference(int m, int n, int k, DType type, bool gelu, int seed)
+        {
+            var a = Random(m * k, seed);
+            var (bits, w) = Quantise(Random(n * k, seed + 1), type);
+            var bias = Random(n, seed + 2);
             var expected = new float[m * n];
             if (gelu) GemmReference.LinearGeluTanh(expected, a, w, bias, m, n, k);
             else GemmReference.Linear(expected, a, w, bias, m, n, k);
             var acc = _device.Accelerator;
             using var da = acc.Allocate1D(a);
             using var dbias = acc.Allocate1D(bias);
-            using var dbits = acc.Allocate1D(bits);
-            using var dc = acc.Allocate1D(Random(m * n, 24));
+            using var dw = acc.Allocate1D(w);
+            using var dbits = acc.Allocate1D(bits ?? new ushort[1]);
+            using var dc = acc.Allocate1D(Random(m * n, seed + 3));
+            var view = type == DType.F32 ? WeightView.FromF32(dw.View) : WeightView.FromBits(type, dbits.View);
             var gemm = new Gemm(_device);
-            if (gelu) gemm.LinearGeluTanh(da.View, WeightView.FromBits(type, dbits.View), dbias.View, dc.View, m, n, k);
-            else gemm.Linear(da.View, WeightView.FromBits(type, dbits.View), dbias.View, dc.View, m, n, k);
+            if (gelu) gemm.LinearGeluTanh(da.View, view, dbias.View, dc.View, m, n, k);
+            else gemm.Linear(da.View, view, dbias.View, dc.View, m, n, k);
             KernelAssert.Close(expected, dc.GetAsArray1D(), 2e-4, 1e-4);
         }
 
