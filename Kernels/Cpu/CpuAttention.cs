@@ -216,25 +216,25 @@ namespace Sd3Tex.Kernels.Cpu
                 float* mrow = o + QB * d;
                 float* lrow = mrow + QB;
 
+                // (the fused path has d % 32 == 0, so every 16 × 16 block of a key or query row is whole)
                 int kFrom = 0;
-                if (d % 16 == 0)
-                    for (; kFrom + 16 <= t8; kFrom += 16)
+                for (; kFrom + 16 <= t8; kFrom += 16)
+                {
+                    // 16 keys of one segment at a time, transposed in registers into two 8-key panels
+                    int keys = Math.Min(16, T - kFrom);
+                    bool inFirst = kFrom + keys <= first.Tokens, inSecond = kFrom >= first.Tokens;
+                    if (!inFirst && !inSecond)
                     {
-                        // 16 keys of one segment at a time, transposed in registers into two 8-key panels
-                        int keys = Math.Min(16, T - kFrom);
-                        bool inFirst = kFrom + keys <= first.Tokens, inSecond = kFrom >= first.Tokens;
-                        if (!inFirst && !inSecond)
-                        {
-                            // the 16 keys straddle the two segments: key by key
-                            for (int t = kFrom; t < kFrom + 16; t++) PackKey(first, second, b, hoff, d, T, t, kp);
-                            continue;
-                        }
-                        var seg = inFirst ? first : second;
-                        float* k0p = Row(first.K, second.K, first.Tokens, second.Tokens, first.RowStride, second.RowStride, b, kFrom) + hoff;
-                        float* dst = kp + (long)(kFrom >> 3) * d * 8;
-                        for (int dd = 0; dd < d; dd += 16)
-                            CpuGemm.Transpose16(k0p + dd, seg.RowStride, keys, dst + dd * 8, 8, 8, (long)d * 8);
+                        // the 16 keys straddle the two segments: key by key
+                        for (int t = kFrom; t < kFrom + 16; t++) PackKey(first, second, b, hoff, d, T, t, kp);
+                        continue;
                     }
+                    var seg = inFirst ? first : second;
+                    float* k0p = Row(first.K, second.K, first.Tokens, second.Tokens, first.RowStride, second.RowStride, b, kFrom) + hoff;
+                    float* dst = kp + (long)(kFrom >> 3) * d * 8;
+                    for (int dd = 0; dd < d; dd += 16)
+                        CpuGemm.Transpose16(k0p + dd, seg.RowStride, keys, dst + dd * 8, 8, 8, (long)d * 8);
+                }
                 for (int t = kFrom; t < t8; t++) PackKey(first, second, b, hoff, d, T, t, kp);
                 for (int t = 0; t < tPad; t++)
                 {
@@ -255,7 +255,7 @@ namespace Sd3Tex.Kernels.Cpu
                         // 16 queries of one segment transposed in registers (then scaled), else query by query
                         int qn = Math.Max(0, Math.Min(16, rows - g)), qa = q0 + g;
                         bool inFirst = qa + qn <= first.Tokens, inSecond = qa >= first.Tokens;
-                        if (d % 16 == 0 && qn > 0 && (inFirst || inSecond))
+                        if (qn > 0 && (inFirst || inSecond))
                         {
                             float* q0p = Row(first.Q, second.Q, first.Tokens, second.Tokens, first.RowStride, second.RowStride, b, qa) + hoff;
                             for (int dd = 0; dd < d; dd += 16)

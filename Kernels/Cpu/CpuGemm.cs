@@ -351,22 +351,7 @@ namespace Sd3Tex.Kernels.Cpu
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         static void Decode16Rows(DType type, ushort* src, long ld, int rows, float* tile)
         {
-            for (int r = 0; r < rows; r++) Decode16(type, src + r * ld).Store(tile + r * 16);
-        }
-
-        /// <summary>16 consecutive 16-bit weights as floats, exactly as <see cref="CpuBackend.Decode"/>: BF16 shifted
-        /// up; binary16's exponent and mantissa shifted into place and rescaled by 2^112 (subnormals included),
-        /// infinities and NaN by a select, the sign or-ed back.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        static Vector512<float> Decode16(DType type, ushort* src)
-        {
-            var h = Avx512F.ConvertToVector512UInt32(Vector256.Load(src));
-            if (type == DType.BF16) return Avx512F.ShiftLeftLogical(h, 16).AsSingle();
-            var em = Avx512F.ShiftLeftLogical(h & Vector512.Create(0x7FFFu), 13);
-            var f = (em.AsSingle() * Vector512.Create(5.192296858534828e33f)).AsUInt32();
-            var m7c00 = Vector512.Create(0x7C00u);
-            f = Vector512.ConditionalSelect(Vector512.Equals(h & m7c00, m7c00), em | Vector512.Create(0x7F800000u), f);
-            return (f | Avx512F.ShiftLeftLogical(h & Vector512.Create(0x8000u), 16)).AsSingle();
+            for (int r = 0; r < rows; r++) CpuBackend.Decode16(type, src + r * ld).Store(tile + r * 16);
         }
 
         /// <summary><see cref="Gemv"/>'s rows j in [s, e) on AVX-512: each 16 weights decoded in registers and
@@ -380,7 +365,7 @@ namespace Sd3Tex.Kernels.Cpu
                 int kk = 0;
                 for (; kk + 16 <= k; kk += 16)
                 {
-                    var wv = w.Type == DType.F32 ? Vector512.Load(w.F32 + j * k + kk) : Decode16(w.Type, w.Bits + j * k + kk);
+                    var wv = w.Type == DType.F32 ? Vector512.Load(w.F32 + j * k + kk) : CpuBackend.Decode16(w.Type, w.Bits + j * k + kk);
                     c0 = Avx512F.FusedMultiplyAdd(Vector512.Load(a + kk), wv, c0);
                     if (m > 1) c1 = Avx512F.FusedMultiplyAdd(Vector512.Load(a + lda + kk), wv, c1);
                     if (m > 2) c2 = Avx512F.FusedMultiplyAdd(Vector512.Load(a + 2 * lda + kk), wv, c2);
